@@ -26,7 +26,10 @@ log = get_logger(__name__)
 #: system -> (section title, the paper it reproduces)
 SYSTEMS: dict[str, tuple[str, str]] = {
     "willump": ("Willump: faster feature-bound inference", "Kraft et al., Willump, MLSys 2020"),
-    "assertions": ("Model assertions: monitoring and active learning", "Kang et al., Model Assertions, MLSys 2020"),
+    "assertions": (
+        "Model assertions: monitoring and active learning",
+        "Kang et al., Model Assertions, MLSys 2020",
+    ),
     "stability": ("Downstream instability of word embeddings", "Leszczynski et al., MLSys 2020"),
     "roc": ("Roc: distributed full-graph GNN training", "Jia et al., Roc, MLSys 2020"),
     "mlperf": ("MLPerf Training harness", "Mattson et al., MLPerf Training Benchmark, MLSys 2020"),

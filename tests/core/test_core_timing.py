@@ -14,9 +14,7 @@ def test_time_call_counts_repeats_and_warmup():
 
 
 def test_compare_ratio_points_the_right_way():
-    cmp = compare(
-        {"slow": lambda: time.sleep(0.02), "fast": lambda: time.sleep(0.002)}, warmup=0, repeats=3
-    )
+    cmp = compare({"slow": lambda: time.sleep(0.02), "fast": lambda: time.sleep(0.002)}, warmup=0, repeats=3)
     assert cmp.baseline == "slow"
     assert cmp.speedup("fast") > 2.0
     assert cmp.speedup("slow") == pytest.approx(1.0)

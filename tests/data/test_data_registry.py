@@ -9,11 +9,30 @@ from dawn.data.sources import Artifact, extract, fetch, sha256_file
 
 def test_every_issue_dataset_is_registered():
     wanted = {
-        "cora", "citeseer", "pubmed", "debian-graph", "linux-doc-6.1", "linux-doc-6.12", "gcide",
-        "vader-mr", "vader-tweets", "vader-amazon", "vader-nyt", "credit-cards", "loans", "caravan",
-        "diamonds", "movielens", "flights", "mnist", "digits", "vtest", "hog-people", "glove-6b-50d",
+        "cora",
+        "citeseer",
+        "pubmed",
+        "debian-graph",
+        "linux-doc-6.1",
+        "linux-doc-6.12",
+        "gcide",
+        "vader-mr",
+        "vader-tweets",
+        "vader-amazon",
+        "vader-nyt",
+        "credit-cards",
+        "loans",
+        "caravan",
+        "diamonds",
+        "movielens",
+        "flights",
+        "mnist",
+        "digits",
+        "vtest",
+        "hog-people",
+        "glove-6b-50d",
         "all-minilm-l6-v2",
-    }  # fmt: skip
+    }
     assert wanted <= set(data.names())
 
 

@@ -81,14 +81,18 @@ def _report_error(exc: BaseException) -> int:
         print(f"dawn: error: no such file: {exc.filename}; check the path", file=sys.stderr)
         return 2
     if isinstance(exc, PermissionError | IsADirectoryError | NotADirectoryError):
-        print(f"dawn: error: cannot access {exc.filename} ({exc.strerror}); check the path and permissions",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"dawn: error: cannot access {exc.filename} ({exc.strerror}); check the path and permissions",
+            file=sys.stderr,
+        )
         return 2
     if isinstance(exc, OSError | ValueError):
         msg = " ".join(str(exc).split()) or type(exc).__name__
         print(f"dawn: error: {msg}; rerun with --debug for details", file=sys.stderr)
         return 2
     msg = " ".join(str(exc).split())
-    print(f"dawn: internal error: {type(exc).__name__}: {msg}; rerun with --debug and report it",
-          file=sys.stderr)  # fmt: skip
+    print(
+        f"dawn: internal error: {type(exc).__name__}: {msg}; rerun with --debug and report it",
+        file=sys.stderr,
+    )
     return 1

@@ -27,10 +27,14 @@ def cmd_list(args: argparse.Namespace) -> int:
     from dawn import data
 
     rows = [
-        {"name": n, "cached": data.get(n).is_cached(), "returns": data.get(n).returns,
-         "summary": data.get(n).summary}
+        {
+            "name": n,
+            "cached": data.get(n).is_cached(),
+            "returns": data.get(n).returns,
+            "summary": data.get(n).summary,
+        }
         for n in data.names()
-    ]  # fmt: skip
+    ]
     if args.format == "json":
         print(json.dumps(rows, indent=2))
         return 0
@@ -49,7 +53,10 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     for ds in track(datasets, description="fetching"):
         ds.check_requirements()
         paths = ds.fetch()
-        print(f"{ds.name}: " + (", ".join(str(p) for p in paths) or "nothing to download (installed or bundled)"))
+        print(
+            f"{ds.name}: "
+            + (", ".join(str(p) for p in paths) or "nothing to download (installed or bundled)")
+        )
     return 0
 
 

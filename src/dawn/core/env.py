@@ -104,9 +104,7 @@ def format_environment(env: dict[str, Any]) -> str:
         f"memory       {mem / 2**30:.1f} GiB" if mem else "memory       unknown",
     ]
     accs = env.get("accelerators") or []
-    lines.append(
-        "accelerators " + (", ".join(a["name"] for a in accs) if accs else "none (CPU only)")
-    )
+    lines.append("accelerators " + (", ".join(a["name"] for a in accs) if accs else "none (CPU only)"))
     lines.append("packages")
     for name, ver in env["packages"].items():
         lines.append(f"  {name:<24} {ver or 'not installed'}")

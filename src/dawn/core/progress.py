@@ -32,9 +32,7 @@ def progress_enabled() -> bool:
     return sys.stderr.isatty() and os.environ.get("RANK", "0") == "0"
 
 
-def track(
-    sequence: Iterable[T], description: str = "working", total: int | None = None
-) -> Iterator[T]:
+def track(sequence: Iterable[T], description: str = "working", total: int | None = None) -> Iterator[T]:
     """Iterate over ``sequence`` with a rich progress bar when :func:`progress_enabled`."""
     if not progress_enabled():
         yield from sequence

@@ -70,7 +70,9 @@ def build_snapshot(packages_index: Path, out: Path) -> Path:
                     edges.add((src, index[dep]))
     sections = sorted({by_name[n].get("Section", "unknown") for n in names})
     labels = np.array([sections.index(by_name[n].get("Section", "unknown")) for n in names], np.int16)
-    words_per = [set(re.findall(r"[a-z][a-z0-9+]+", by_name[n].get("Description", "").lower())) for n in names]
+    words_per = [
+        set(re.findall(r"[a-z][a-z0-9+]+", by_name[n].get("Description", "").lower())) for n in names
+    ]
     tags_per = [{t.strip() for t in by_name[n].get("Tag", "").split(",") if t.strip()} for n in names]
     word_df = collections.Counter(w for ws in words_per for w in ws)
     tag_df = collections.Counter(t for ts in tags_per for t in ts)
@@ -124,17 +126,24 @@ def load_debian_graph(paths: list[Path], *, split_seed: int = 0) -> Any:
             m[perm[int(lo * n) : int(hi * n)]] = True
             masks.append(m)
         return to_pyg(
-            x, z["edges"].astype(np.int64), y, tuple(masks),
-            source_directed_edges=len(z["edges"]), snapshot=f"{z['date']} (apt index sha256 {str(z['index_sha256'])[:12]}…)",
-        )  # fmt: skip
+            x,
+            z["edges"].astype(np.int64),
+            y,
+            tuple(masks),
+            source_directed_edges=len(z["edges"]),
+            snapshot=f"{z['date']} (apt index sha256 {str(z['index_sha256'])[:12]}…)",
+        )
 
 
 register(
     Dataset(
         "debian-graph",
-        "Debian 12 package dependency graph: 63k packages, 299k dependency edges (295k undirected), 58 sections",
-        loader=load_debian_graph, returns="torch_geometric.data.Data", describe=describe_graph,
+        "Debian 12 package dependency graph: 63k packages, 299k dependency edges, 58 sections",
+        loader=load_debian_graph,
+        returns="torch_geometric.data.Data",
+        describe=describe_graph,
         source="apt's index of Debian 12 main amd64, snapshotted into dawn/data/snapshots/debian_graph.npz",
-        license="metadata of Debian packages (DFSG)", tags=("roc", "mlperf"),
+        license="metadata of Debian packages (DFSG)",
+        tags=("roc", "mlperf"),
     )
-)  # fmt: skip
+)

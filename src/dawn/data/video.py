@@ -55,9 +55,12 @@ def open_video(path: Path) -> Video:
         raise DawnError(f"OpenCV cannot open the video {path}", "check that the file is a readable video")
     try:
         return Video(
-            path, int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), float(cap.get(cv2.CAP_PROP_FPS)),
-            int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
-        )  # fmt: skip
+            path,
+            int(cap.get(cv2.CAP_PROP_FRAME_COUNT)),
+            float(cap.get(cv2.CAP_PROP_FPS)),
+            int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+            int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+        )
     finally:
         cap.release()
 
@@ -72,7 +75,7 @@ def hog_people_detector() -> Any:
     import cv2
 
     hog = cv2.HOGDescriptor()
-    hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
+    hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())  # type: ignore[attr-defined]
     return hog
 
 
@@ -82,18 +85,28 @@ def _describe_video(v: Video) -> dict[str, Any]:
 
 register(
     Dataset(
-        "vtest", "OpenCV's vtest.avi street scene with pedestrians: 795 frames, 768x576, 10 fps",
-        loader=_load_vtest, artifacts=(OPENCV_DOC,), returns="dawn.data.video.Video", describe=_describe_video,
+        "vtest",
+        "OpenCV's vtest.avi street scene with pedestrians: 795 frames, 768x576, 10 fps",
+        loader=_load_vtest,
+        artifacts=(OPENCV_DOC,),
+        returns="dawn.data.video.Video",
+        describe=_describe_video,
         source=f"Debian package opencv-doc {OPENCV_DOC.version}, examples/data/vtest.avi",
-        license="BSD-3-Clause (OpenCV)", requires=(("cv2", "assertions"),), tags=("assertions",),
+        license="BSD-3-Clause (OpenCV)",
+        requires=(("cv2", "assertions"),),
+        tags=("assertions",),
     )
-)  # fmt: skip
+)
 register(
     Dataset(
-        "hog-people", "OpenCV's HOG + linear SVM people detector (Dalal & Triggs, 2005)",
-        loader=lambda paths: hog_people_detector(), returns="cv2.HOGDescriptor",
+        "hog-people",
+        "OpenCV's HOG + linear SVM people detector (Dalal & Triggs, 2005)",
+        loader=lambda paths: hog_people_detector(),
+        returns="cv2.HOGDescriptor",
         describe=lambda h: {"window": list(h.winSize), "svm_weights": int(len(h.svmDetector))},
         source="installed opencv-python-headless package (cv2.HOGDescriptor_getDefaultPeopleDetector)",
-        license="Apache-2.0 (OpenCV)", requires=(("cv2", "assertions"),), tags=("assertions",),
+        license="Apache-2.0 (OpenCV)",
+        requires=(("cv2", "assertions"),),
+        tags=("assertions",),
     )
-)  # fmt: skip
+)
