@@ -91,3 +91,10 @@ def test_extract_is_atomic_and_happens_once(tmp_path, monkeypatch):
     z.unlink()  # a second call must not touch the archive again
     assert extract(z, "pkg/data/", "key") == root
     assert not [p for p in root.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_bundled_stability_results_are_complete():
+    facts = data.info("stability-paper-results")
+    assert [
+        facts[f"{a}_optimal_no_emb_norm_top_10000.csv"] for a in ("mc", "w2v_cbow", "glove", "ft_sg")
+    ] == [108] * 4

@@ -10,7 +10,7 @@ and parsed into a typed object; see ``dawn data list``.
 """
 
 # Importing the family modules registers their datasets; each imports its heavy libraries lazily.
-from dawn.data import debian_graph, graphs, images, models, tabular, text, video  # noqa: F401
+from dawn.data import debian_graph, graphs, images, models, paper_results, tabular, text, video  # noqa: F401
 from dawn.data.images import LabeledArrays
 from dawn.data.registry import Dataset, get, info, load, names, register
 from dawn.data.sources import Artifact, data_dir, fetch
