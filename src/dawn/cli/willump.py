@@ -1,0 +1,98 @@
+"""``dawn willump``: benchmark the inference optimizer on real workloads, fit one, explain its plan."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from dawn.cli import add_common_options
+
+    p = sub.add_parser("willump", help="statistically-aware inference optimizer (Willump, MLSys 2020)")
+    verbs = p.add_subparsers(dest="verb", required=True)
+
+    b = verbs.add_parser("bench", help="run every workload, ours and willump-heuristics, write willump.json")
+    b.add_argument("--quick", action="store_true", help="smaller data and fewer repeats (about a minute)")
+    b.add_argument("--workloads", default=None, help="comma-separated subset of text,credit,price,music")
+    b.add_argument("--redis-url", default=None, help="Redis for the music workload (default: start one)")
+    add_common_options(b, out="results/willump")
+    b.set_defaults(func=cmd_bench)
+
+    o = verbs.add_parser("optimize", help="optimise one workload's pipeline and save it")
+    o.add_argument("--workload", required=True, help="text, credit, price, music or text-embed")
+    o.add_argument("--save", required=True, help="file to write the optimised pipeline to")
+    o.add_argument("--quick", action="store_true")
+    o.add_argument("--mode", choices=("bounded", "willump"), default="bounded")
+    o.add_argument("--max-loss", type=float, default=0.005)
+    o.add_argument("--confidence", type=float, default=0.95)
+    o.add_argument("--redis-url", default=None)
+    add_common_options(o)
+    o.set_defaults(func=cmd_optimize)
+
+    e = verbs.add_parser("explain", help="print a fitted optimizer's plan (saved file or a workload)")
+    src = e.add_mutually_exclusive_group(required=True)
+    src.add_argument("--load", help="a file written by `dawn willump optimize --save` or .save()")
+    src.add_argument("--workload", help="optimise this workload now and explain it")
+    e.add_argument("--quick", action="store_true")
+    e.add_argument("--redis-url", default=None)
+    add_common_options(e)
+    e.set_defaults(func=cmd_explain)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import json
+
+    from dawn.core.errors import DawnError
+    from dawn.willump.bench import format_table, run_bench
+    from dawn.willump.workloads import WORKLOADS
+
+    names = tuple(s.strip() for s in args.workloads.split(",")) if args.workloads else WORKLOADS
+    bad = [n for n in names if n not in (*WORKLOADS, "text-embed")]
+    if bad:
+        raise DawnError(f"unknown workload(s) {', '.join(bad)}", f"choose from {', '.join(WORKLOADS)}")
+    entries = run_bench(args.out, quick=args.quick, seed=args.seed, workloads=names, redis_url=args.redis_url)
+    if args.format == "json":
+        from dawn.core.io import to_jsonable
+
+        print(json.dumps(to_jsonable(entries), indent=2))
+    else:
+        print(format_table(entries))
+        print(f"results: {args.out}/willump.json")
+    return 0
+
+
+def _optimise(args: argparse.Namespace) -> object:
+    from dawn.willump import optimize
+    from dawn.willump._blocks import n_rows
+    from dawn.willump.workloads import load_workload
+
+    w = load_workload(args.workload, quick=args.quick, seed=args.seed, redis_url=args.redis_url)
+    try:
+        return optimize(
+            w.pipeline, w.X_val, w.y_val, max_loss=getattr(args, "max_loss", 0.005),
+            confidence=getattr(args, "confidence", 0.95), mode=getattr(args, "mode", "bounded"),
+            risk="accuracy" if w.metric_name == "accuracy" else "disagreement",
+            top_k=100, top_k_n=n_rows(w.X_test), seed=args.seed,
+        )  # fmt: skip
+    finally:
+        w.close()
+
+
+def cmd_optimize(args: argparse.Namespace) -> int:
+    opt = _optimise(args)
+    path = opt.save(args.save)  # type: ignore[attr-defined]
+    print(f"{opt!r}\nsaved: {path}")
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    import json
+
+    from dawn.core.io import to_jsonable
+    from dawn.willump.explain import format_plan
+    from dawn.willump.optimized import OptimizedPipeline
+
+    opt = OptimizedPipeline.load(args.load) if args.load else _optimise(args)
+    plan = opt.explain()  # type: ignore[attr-defined]
+    print(json.dumps(to_jsonable(plan), indent=2) if args.format == "json" else format_plan(plan))
+    return 0

@@ -1,0 +1,24 @@
+"""Willump (Kraft et al., MLSys 2020): faster feature-bound inference with certified cascades and top-K.
+
+``Pipeline(features={...}, model=clf)`` declares named feature groups and the user's fitted model;
+``optimize(pipeline, X_val, y_val, max_loss=..., confidence=...)`` returns an
+:class:`OptimizedPipeline` whose cascade disagrees with the full model on at most ``max_loss`` of rows
+with probability ``confidence``.
+
+Example
+-------
+>>> pipe = Pipeline({"word": word_tfidf, "char": char_tfidf}, model=clf)    # doctest: +SKIP
+>>> opt = optimize(pipe, X_val, y_val, max_loss=0.005, confidence=0.95,
+...                risk="accuracy", top_k=100)                               # doctest: +SKIP
+>>> opt.predict(X), opt.predict_one(x), opt.top_k(X, 100)                    # doctest: +SKIP
+>>> print(opt.explain()["cascade"]["bound"]); opt.save("clf.willump")        # doctest: +SKIP
+
+``mode="willump"`` applies the original's heuristics instead, for comparison; ``dawn willump bench``
+runs the real-data workloads in :mod:`dawn.willump.workloads`.
+"""
+
+from dawn.willump.optimize import optimize
+from dawn.willump.optimized import OptimizedPipeline
+from dawn.willump.pipeline import Pipeline
+
+__all__ = ["OptimizedPipeline", "Pipeline", "optimize"]

@@ -1,0 +1,185 @@
+"""``dawn willump bench``: every workload, optimised and willump-heuristics, measured side by side.
+
+All speed figures are ratios of medians measured in one process with interleaved repeats
+(:func:`dawn.core.timing.compare`); accuracy is measured on each workload's test split.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dawn.core.io import atomic_write_json, to_jsonable
+from dawn.core.logging import get_logger
+from dawn.core.progress import track
+from dawn.core.timing import compare
+from dawn.willump._blocks import hstack, n_rows, take
+from dawn.willump.bounds import calibrate_threshold
+from dawn.willump.optimize import optimize
+from dawn.willump.workloads import WORKLOADS, Workload, load_workload
+
+log = get_logger(__name__)
+
+MAX_LOSS = 0.005
+CONFIDENCE = 0.95
+K = 100
+
+
+def _metric(name: str, y: np.ndarray, pred: np.ndarray) -> float:
+    if name == "accuracy":
+        return float(np.mean(pred == y))
+    return float(np.sqrt(np.mean((np.asarray(pred, float) - y) ** 2)))
+
+
+def _single_latencies(w: Workload, opt: Any, n: int, seed: int) -> tuple[float, float]:
+    """p50 speedup and p99 ratio (optimised / full) of single-row latency, interleaved per row."""
+    rows = np.random.default_rng(seed).choice(n_rows(w.X_test), size=n, replace=False)
+    full, fast = [], []
+    for j, i in enumerate(rows):
+        x = take(w.X_test, np.array([i]))
+        order = ("full", "opt") if j % 2 == 0 else ("opt", "full")
+        for who in order:
+            t0 = time.perf_counter()
+            if who == "full":
+                w.pipeline.model.predict(w.pipeline.transform(x))
+                full.append(time.perf_counter() - t0)
+            else:
+                opt.predict_one(x)
+                fast.append(time.perf_counter() - t0)
+    return float(np.median(full) / np.median(fast)), float(np.percentile(fast, 99) / np.percentile(full, 99))
+
+
+def bound_coverage(w: Workload, opt: Any, *, runs: int = 20, seed: int = 0) -> float | None:
+    """Fraction of ``runs`` reseeded splits of the test rows where the certified risk holds.
+
+    Each run recalibrates the threshold on a random third of the test rows (the small model fixed)
+    and measures the risk on the other two thirds. The guarantee is about the population risk; the
+    larger evaluation part keeps the check's own sampling noise small, but it still adds some, so
+    this is a slightly pessimistic estimate of coverage.
+    """
+    plan = opt.cascade_
+    if plan is None or w.metric_name != "accuracy":
+        return None
+    pipe = w.pipeline
+    blocks = pipe.compute(w.X_test)
+    proba = plan.small.predict_proba(hstack([blocks[g] for g in plan.cheap]))
+    full = np.asarray(pipe.model.predict(pipe.assemble(blocks)))
+    pred, conf = plan.small.classes_[proba.argmax(axis=1)], proba.max(axis=1)
+    accuracy_risk = opt.info_.get("risk") == "accuracy"
+    err = (pred != w.y_test) & (full == w.y_test) if accuracy_risk else pred != full
+    n, ok = len(err), 0
+    for r in range(runs):
+        perm = np.random.default_rng(seed + 1000 + r).permutation(n)
+        a, b = perm[: n // 3], perm[n // 3 :]
+        cal = calibrate_threshold(conf[a], err[a], max_loss=MAX_LOSS, delta=1 - CONFIDENCE)
+        ok += float(np.mean((conf[b] >= cal.threshold) & err[b])) <= MAX_LOSS
+    return ok / runs
+
+
+def evaluate(w: Workload, mode: str, *, quick: bool, seed: int) -> dict[str, Any]:
+    """Optimise ``w`` in ``mode`` and measure it against the unoptimised pipeline."""
+    cls = w.metric_name == "accuracy"
+    n_test = n_rows(w.X_test)
+    t0 = time.perf_counter()
+    opt = optimize(
+        w.pipeline, w.X_val, w.y_val, max_loss=MAX_LOSS, confidence=CONFIDENCE,
+        risk="accuracy" if cls else "disagreement", top_k=K, top_k_n=n_test, mode=mode, seed=seed,
+        # Small models are fitted on half of the validation rows, not on X_train: the full model's
+        # outputs on its own training rows are overfit, and small models distilled from them were
+        # certified to answer fewer rows in our runs.
+    )  # fmt: skip
+    out: dict[str, Any] = {"optimize_seconds": time.perf_counter() - t0}
+    repeats = 2 if quick else 3
+    Xb = take(w.X_test, np.arange(min(n_test, 2000 if quick else 5000)))
+    pipe = w.pipeline
+    if cls:
+        cmp = compare({"full": lambda: pipe.predict(Xb), "opt": lambda: opt.predict(Xb)}, repeats=repeats)
+        out["batch_speedup"] = cmp.speedup("opt")
+        out["single_p50_speedup"], out["single_p99_ratio"] = _single_latencies(
+            w, opt, 40 if quick else 150, seed
+        )
+    else:
+        out.update(batch_speedup=None, single_p50_speedup=None, single_p99_ratio=None)
+    full_top = lambda: pipe.score(w.X_test)  # noqa: E731
+    s_full = full_top()
+    kth = np.sort(s_full)[-K]  # ties at the K-th score count as correct (scores often tie in GBDTs)
+    cmp = compare({"full": lambda: np.argsort(-full_top())[:K], "opt": lambda: opt.top_k(w.X_test, K)},
+                  warmup=1, repeats=repeats)  # fmt: skip
+    out["topk_speedup"] = cmp.speedup("opt")
+    out["topk_precision"] = float(np.mean(s_full[opt.top_k(w.X_test, K)] >= kth))
+    out["topk_n"] = n_test
+    pf = pipe.predict(w.X_test)
+    po = opt.predict(w.X_test)
+    out["metric_name"] = w.metric_name
+    out["metric_full"] = _metric(w.metric_name, w.y_test, pf)
+    out["metric_optimized"] = _metric(w.metric_name, w.y_test, po)
+    c = opt.cascade_
+    out["bound"] = None if c is None or not np.isfinite(c.bound) else c.bound
+    out["test_disagreement"] = float(np.mean(pf != po)) if cls else 0.0
+    if cls:
+        out["test_risk"] = (
+            float(np.mean((po != w.y_test) & (pf == w.y_test))) if opt.info_["risk"] == "accuracy"
+            else out["test_disagreement"]
+        )  # fmt: skip
+    e = opt.explain()
+    out["cascade"] = (
+        None if e["cascade"] is None else {k: v for k, v in e["cascade"].items() if k != "candidates"}
+    )
+    out["topk"] = None if e["topk"] is None else {k: v for k, v in e["topk"].items() if k != "candidates"}
+    out["groups"] = e["groups"]
+    if mode == "bounded" and not quick:
+        out["bound_coverage_20"] = bound_coverage(w, opt, seed=seed)
+    return out
+
+
+def run_bench(
+    out_dir: str | Path | None = None,
+    *,
+    quick: bool = False,
+    seed: int = 0,
+    workloads: tuple[str, ...] = WORKLOADS,
+    redis_url: str | None = None,
+) -> list[dict[str, Any]]:
+    """Run the benchmark; write ``out_dir/willump.json`` when ``out_dir`` is given; return the entries."""
+    entries = []
+    for name in track(list(workloads), description="willump workloads"):
+        t0 = time.perf_counter()
+        w = load_workload(name, quick=quick, seed=seed, redis_url=redis_url)
+        try:
+            entry: dict[str, Any] = {"workload": name, "description": w.description,
+                                     "n_val": n_rows(w.X_val), "n_test": n_rows(w.X_test)}  # fmt: skip
+            entry.update(evaluate(w, "bounded", quick=quick, seed=seed))
+            entry["heuristics"] = evaluate(w, "willump", quick=quick, seed=seed)
+        finally:
+            w.close()
+        entry["seconds"] = time.perf_counter() - t0
+        log.info("%s done in %.0f s", name, entry["seconds"])
+        entries.append(entry)
+    if out_dir is not None:
+        doc = {"seed": seed, "quick": quick, "max_loss": MAX_LOSS, "confidence": CONFIDENCE, "k": K,
+               "workloads": entries}  # fmt: skip
+        atomic_write_json(Path(out_dir) / "willump.json", to_jsonable(doc))
+    return entries
+
+
+def _f(v: Any, spec: str = ".2f") -> str:
+    return "—" if v is None else format(v, spec)
+
+
+def format_table(entries: list[dict[str, Any]]) -> str:
+    """A plain-text table: ours and willump-heuristics per workload."""
+    head = (f"{'workload':<9} {'mode':<9} {'batch':>6} {'1row p50':>8} {'p99 ratio':>9} {'topk':>6} "
+            f"{'prec':>5} {'metric':>8} {'full':>8} {'opt':>8} {'bound':>7}")  # fmt: skip
+    lines = [head, "-" * len(head)]
+    for e in entries:
+        for mode, r in (("ours", e), ("willump", e["heuristics"])):
+            lines.append(
+                f"{e['workload']:<9} {mode:<9} {_f(r['batch_speedup']):>6} {_f(r['single_p50_speedup']):>8} "
+                f"{_f(r['single_p99_ratio']):>9} {_f(r['topk_speedup']):>6} {_f(r['topk_precision']):>5} "
+                f"{r['metric_name']:>8} {_f(r['metric_full'], '.4f'):>8} "
+                f"{_f(r['metric_optimized'], '.4f'):>8} {_f(r['bound'], '.4f'):>7}"
+            )
+    return "\n".join(lines)

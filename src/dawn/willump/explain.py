@@ -1,0 +1,60 @@
+"""Plain-text rendering of ``OptimizedPipeline.explain()``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def format_plan(plan: dict[str, Any]) -> str:
+    """The plan as a few readable lines: groups, cascade, top-K."""
+    lines = [
+        f"mode {plan['mode']}, task {plan['task']}, max_loss {plan['max_loss']} ({plan.get('risk')}) "
+        f"at confidence {plan['confidence']}; fit {plan['n_fit']} rows, calibration {plan['n_cal']} rows"
+    ]
+    lines.append(f"{'group':<14} {'batch us/row':>12} {'single us':>10} {'importance':>11}")
+    for g, d in plan["groups"].items():
+        lines.append(f"{g:<14} {d['cost_batch_s'] * 1e6:>12.2f} {d['cost_single_s'] * 1e6:>10.1f} "
+                     f"{d['importance']:>8.4f}±{d['importance_std']:.3f}")  # fmt: skip
+    lines.append(
+        f"{'(model)':<14} {plan['model_cost_batch_s'] * 1e6:>12.2f} "
+        f"{plan['model_cost_single_s'] * 1e6:>10.1f}"
+    )
+    c = plan.get("cascade")
+    if c is None:
+        lines.append("cascade: none (no candidate paid off; the full pipeline answers every row)")
+    else:
+        lines.append(
+            f"cascade: cheap {c['cheap_groups']} -> {c['small_model']}, threshold {c['threshold']:.4f}, "
+            f"answers {c['accept_rate']:.1%} early; risk {c['disagreement']:.4f}, bound {c['bound']:.4f}; "
+            f"expected speedup batch {c['expected_speedup_batch']:.2f}x, "
+            f"single {c['expected_speedup_single']:.2f}x"
+        )
+        if "measured_speedup_batch" in plan:
+            lines.append(
+                f"         measured batch speedup on calibration rows {plan['measured_speedup_batch']:.2f}x"
+            )
+    cs = plan.get("cascade_single")
+    if cs is None:
+        lines.append("single-row (predict_one): full pipeline")
+    else:
+        lines.append(
+            f"single-row (predict_one): cheap {cs['cheap_groups']}, threshold {cs['threshold']:.4f}, "
+            f"answers {cs['accept_rate']:.1%} early, bound {cs['bound']:.4f}, "
+            f"expected speedup {cs['expected_speedup_single']:.2f}x"
+        )
+    t = plan.get("topk")
+    if t is None:
+        dropped = " (measured slower, dropped)" if plan.get("dropped_topk") else ""
+        lines.append(f"top-K: none{dropped} (full pipeline scores every row)")
+    else:
+        lines.append(
+            f"top-K: cheap {t['cheap_groups']} -> {t['small_model']}, keeps {t['retain_fraction']:.2%} of "
+            f"{t['n_query']} rows for K={t['k']}; precision bound {t['precision_bound']:.3f}; "
+            f"expected speedup {t['expected_speedup']:.2f}x"
+        )
+        if "measured_topk_speedup" in plan:
+            lines.append(
+                f"       measured top-K speedup on calibration rows {plan['measured_topk_speedup']:.2f}x"
+            )
+    lines.append(f"optimised in {plan.get('optimize_seconds', float('nan')):.1f} s")
+    return "\n".join(lines)

@@ -1,0 +1,252 @@
+"""``optimize()``: measure, choose and certify a cascade and a top-K filter for a pipeline.
+
+Implements Willump's two statistically-aware optimisations (Kraft et al., MLSys 2020) on a
+user-declared :class:`~dawn.willump.pipeline.Pipeline`, with measured costs, repeated permutation
+importance, distilled small models and Learn-then-Test calibrated thresholds; ``mode="willump"``
+applies the original's heuristics instead, for side-by-side comparison.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from dawn.core.errors import DawnError
+from dawn.core.logging import get_logger
+from dawn.willump._blocks import n_rows, take
+from dawn.willump.cascade import build_cascade
+from dawn.willump.cost import measure_costs, permutation_importance
+from dawn.willump.optimized import OptimizedPipeline
+from dawn.willump.pipeline import Pipeline
+from dawn.willump.topk import build_topk
+
+log = get_logger(__name__)
+
+#: A plan is kept only if its expected cost is below this fraction of the full pipeline's.
+PAYOFF = 0.9
+
+
+def optimize(
+    pipeline: Any,
+    X_val: Any,
+    y_val: Any = None,
+    *,
+    max_loss: float = 0.005,
+    confidence: float = 0.95,
+    top_k: int | None = None,
+    top_k_n: int = 20_000,
+    top_k_precision: float = 0.95,
+    mode: str = "bounded",
+    risk: str = "disagreement",
+    cal_fraction: float = 0.5,
+    small_model: Any = None,
+    measure: bool = True,
+    X_train: Any = None,
+    y_train: Any = None,
+    seed: int = 0,
+) -> OptimizedPipeline:
+    """Build an :class:`OptimizedPipeline` for ``pipeline`` from held-out rows.
+
+    Parameters
+    ----------
+    pipeline : Pipeline or fitted sklearn Pipeline
+        The feature groups and the user's fitted model (kept as the full model).
+    X_val, y_val : raw rows and optional labels
+        Held-out data, split into a part to fit the small models (their target is the full model's
+        own output, so labels are optional) and a calibration part. ``y_val`` is used for importance
+        and by ``mode="willump"``.
+    max_loss : float, default=0.005
+        The largest acceptable fraction of rows on which the cascade disagrees with the full model.
+    confidence : float, default=0.95
+        The probability, over the calibration draw, that the certified bounds hold.
+    top_k, top_k_n, top_k_precision : int or None, int, float
+        Prepare a top-K filter for queries of about ``top_k_n`` rows with precision at least
+        ``top_k_precision`` (against the full pipeline's own top-K).
+    risk : {"disagreement", "accuracy"}, default="disagreement"
+        What ``max_loss`` bounds: the fraction of rows where the cascade disagrees with the full model,
+        or (needs ``y_val``) the fraction where it is wrong and the full model right, which bounds the
+        accuracy loss.
+    mode : {"bounded", "willump"}
+        ``willump`` reproduces the original's heuristics (see :mod:`dawn.willump.heuristics`).
+    X_train, y_train : raw rows and optional labels, optional
+        Rows to fit the small models on (e.g. the full model's own training rows; the target is still
+        the full model's output there). Then every validation row is used for calibration, which
+        gives tighter bounds; ``y_train`` is only needed by ``mode="willump"``.
+    measure : bool, default=True
+        Time the cascade and the top-K filter against the full pipeline on calibration rows; drop
+        either if it is not faster.
+    """
+    t0 = time.perf_counter()
+    if not isinstance(pipeline, Pipeline):
+        pipeline = Pipeline.from_sklearn(pipeline)
+    if mode not in ("bounded", "willump"):
+        raise DawnError(f"unknown mode {mode!r}", "use mode='bounded' or mode='willump'")
+    if risk not in ("disagreement", "accuracy") or (risk == "accuracy" and y_val is None):
+        raise DawnError(
+            f"risk={risk!r} is not available here", "use 'disagreement', or pass y_val for 'accuracy'"
+        )
+    if not 0 < max_loss < 1 or not 0 < confidence < 1:
+        raise DawnError("max_loss and confidence must lie strictly between 0 and 1", "e.g. 0.005 and 0.95")
+    n = n_rows(X_val)
+    if n < 50:
+        raise DawnError(
+            f"the validation set has {n} rows", "pass at least a few hundred held-out rows to calibrate on"
+        )
+    y = None if y_val is None else np.asarray(y_val)
+    if y is not None and len(y) != n:
+        raise DawnError(f"y_val has {len(y)} labels for {n} rows", "pass one label per validation row")
+    task = pipeline.task
+    if task == "classification" and not hasattr(pipeline.model, "predict_proba"):
+        raise DawnError(
+            f"model {type(pipeline.model).__name__} has no predict_proba(), which a cascade needs",
+            "use a probabilistic classifier, or Pipeline(..., task='regression') for top-K only",
+        )
+    if len(pipeline.group_names) < 2:
+        log.info("one feature group: nothing to cascade on; serving the full pipeline")
+
+    blocks = pipeline.compute(X_val)
+    feats = pipeline.assemble(blocks)
+    if task == "classification":
+        full_pred = np.asarray(pipeline.model.predict(feats))
+        full_score = np.asarray(pipeline.model.predict_proba(feats))[:, -1]
+        classes = np.asarray(getattr(pipeline.model, "classes_", np.unique(full_pred)))
+    else:
+        full_pred = full_score = np.asarray(pipeline.model.predict(feats), dtype=float).ravel()
+        classes = None
+    costs = measure_costs(pipeline, X_val, seed=seed)
+
+    if X_train is None:
+        perm = np.random.default_rng(seed).permutation(n)
+        n_fit = int(round(n * (1.0 - cal_fraction)))
+        fit_idx, cal_idx = np.sort(perm[:n_fit]), np.sort(perm[n_fit:])
+        b_fit = {g: b[fit_idx] for g, b in blocks.items()}
+        pred_fit, score_fit = full_pred[fit_idx], full_score[fit_idx]
+        y_fit = None if y is None else y[fit_idx]
+    else:
+        b_fit = pipeline.compute(X_train)
+        tf = pipeline.assemble(b_fit)
+        pred_fit = np.asarray(pipeline.model.predict(tf))
+        score_fit = (
+            pred_fit.astype(float) if task == "regression" else pipeline.model.predict_proba(tf)[:, -1]
+        )
+        y_fit = None if y_train is None else np.asarray(y_train)
+        cal_idx = np.arange(n)
+    b_cal = {g: b[cal_idx] for g, b in blocks.items()}
+    heuristic = mode == "willump"
+    target = y if (heuristic and y is not None) else full_pred
+    importance = permutation_importance(
+        pipeline, b_cal, target[cal_idx], n_repeats=1 if heuristic else 3, seed=seed
+    )
+
+    # The small model mimics the full model (distillation) for either risk: trained on the labels
+    # instead, it was certified to answer fewer rows on the music and credit workloads.
+    small_target = pred_fit
+    cascade = cascade_single = topk = None
+    trace: list[dict[str, Any]] = []
+    if task == "classification" and len(pipeline.group_names) > 1:
+        if heuristic:
+            from dawn.willump.heuristics import build_cascade_willump
+
+            yl = y if y is not None else full_pred
+            cascade = build_cascade_willump(
+                pipeline,
+                b_fit,
+                b_cal,
+                y_fit if y_fit is not None else pred_fit,
+                yl[cal_idx],
+                full_pred[cal_idx],
+                costs,
+                importance,
+                seed=seed,
+            )
+        else:
+            cascade, cascade_single = build_cascade(
+                pipeline, b_fit, b_cal, small_target, full_pred[cal_idx], costs, importance,
+                max_loss=max_loss, confidence=confidence, seed=seed, small_model=small_model,
+                y_cal=None if risk == "disagreement" or y is None else y[cal_idx], trace=trace,
+            )  # fmt: skip
+        if cascade is not None and cascade.expected_cost[0] > PAYOFF * cascade.full_cost[0]:
+            log.info("cascade does not pay off (expected %.2fx); serving the full pipeline",
+                     cascade.expected_speedup[0])  # fmt: skip
+            cascade = None
+        if heuristic:
+            cascade_single = cascade  # the original had one cascade for both uses
+        elif (
+            cascade_single is not None
+            and cascade_single.expected_cost[1] > PAYOFF * cascade_single.full_cost[1]
+        ):
+            cascade_single = None
+    if top_k is not None and len(pipeline.group_names) > 1:
+        if heuristic:
+            from dawn.willump.heuristics import build_topk_willump
+
+            tgt = (y_fit if y_fit is not None else score_fit).astype(float)
+            topk = build_topk_willump(
+                pipeline, b_fit, b_cal, tgt, full_score[cal_idx], costs, importance,
+                k=top_k, n_query=top_k_n, seed=seed,
+            )  # fmt: skip
+        else:
+            topk = build_topk(
+                pipeline, b_fit, b_cal, score_fit, full_score[cal_idx], costs, importance,
+                k=top_k, n_query=top_k_n, precision=top_k_precision, confidence=confidence, seed=seed,
+            )  # fmt: skip
+        if topk is not None and topk.expected_cost > PAYOFF * topk.full_cost:
+            topk = None
+
+    info: dict[str, Any] = {
+        "mode": mode,
+        "task": task,
+        "groups": {
+            g: {
+                "cost_batch_s": costs.batch[g],
+                "cost_single_s": costs.single[g],
+                "importance": importance[g][0],
+                "importance_std": importance[g][1],
+            }
+            for g in pipeline.group_names
+        },  # fmt: skip
+        "model_cost_batch_s": costs.batch["model"],
+        "model_cost_single_s": costs.single["model"],
+        "max_loss": max_loss,
+        "risk": risk,
+        "cascade_candidates": trace,
+        "confidence": confidence,
+        "n_fit": n_rows(next(iter(b_fit.values()))),
+        "n_cal": len(cal_idx),
+    }
+    opt = OptimizedPipeline(
+        pipeline, cascade, topk, classes=classes, info=info, cascade_single=cascade_single
+    )
+    if measure and cascade is not None:
+        from dawn.core.timing import compare
+
+        Xc = take(
+            X_val, cal_idx[: min(1000, max(200, int(2.0 / max(costs.total(pipeline.group_names), 1e-9))))]
+        )
+        cmp = compare({"full": lambda: pipeline.predict(Xc), "optimized": lambda: opt.predict(Xc)}, repeats=3)
+        info["measured_speedup_batch"] = cmp.speedup("optimized")
+        if cmp.speedup("optimized") < 1.0:  # measured slower: fall back to the full pipeline
+            log.info("cascade measured %.2fx; serving the full pipeline", cmp.speedup("optimized"))
+            info["dropped_cascade"] = opt.explain()["cascade"]
+            opt.cascade_ = None
+    if measure and topk is not None:
+        from dawn.core.timing import compare
+
+        rows = min(len(cal_idx), max(500, int(2.0 / max(costs.total(pipeline.group_names), 1e-9))))
+        Xq = take(X_val, cal_idx[:rows])
+        kq = max(1, min(rows // 2, round((top_k or 1) * rows / top_k_n)))  # keep the query's K/N
+
+        def full_top() -> np.ndarray:
+            s = pipeline.score(Xq)
+            return np.argpartition(-s, kq - 1)[:kq]
+
+        cmp = compare({"full": full_top, "optimized": lambda: opt.top_k(Xq, kq)}, repeats=3)
+        info["measured_topk_speedup"] = cmp.speedup("optimized")
+        if cmp.speedup("optimized") < 1.0:
+            log.info("top-K filter measured %.2fx; scoring every row instead", cmp.speedup("optimized"))
+            info["dropped_topk"] = opt.explain()["topk"]
+            opt.topk_ = None
+    info["optimize_seconds"] = time.perf_counter() - t0
+    return opt

@@ -1,0 +1,218 @@
+"""The optimised pipeline: cascade and top-K at serve time, ``explain()``, save and load.
+
+The user's own fitted model stays the full model: rows the small model is not certified to answer,
+and the rows that survive the top-K filter, go through the original pipeline unchanged.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dawn.core.errors import DawnError
+from dawn.core.io import atomic_write_bytes
+from dawn.willump._blocks import hstack, n_rows, take
+from dawn.willump.cascade import CascadePlan
+from dawn.willump.pipeline import Pipeline
+from dawn.willump.topk import TopKPlan
+
+_MAGIC = b"dawn.willump/1\n"
+
+
+class OptimizedPipeline:
+    """A :class:`~dawn.willump.pipeline.Pipeline` served through a certified cascade and top-K filter.
+
+    Built by :func:`~dawn.willump.optimize`; ``cascade_`` or ``topk_`` is None when that optimisation
+    did not pay off, in which case the full pipeline answers (fallback).
+    """
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        cascade: CascadePlan | None,
+        topk: TopKPlan | None,
+        *,
+        classes: np.ndarray | None,
+        info: dict[str, Any],
+        cascade_single: CascadePlan | None = None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.cascade_ = cascade
+        self.cascade_single_ = cascade_single  # the plan predict_one uses (chosen by single-row cost)
+        self.topk_ = topk
+        self.classes_ = classes
+        self.info_ = info
+
+    # -- cascade ----------------------------------------------------------------------------------
+    def _small_to_full(self, proba: np.ndarray, small: Any) -> np.ndarray:
+        """Place the small model's class columns at the full model's class positions."""
+        assert self.classes_ is not None
+        out = np.zeros((proba.shape[0], len(self.classes_)))
+        out[:, np.searchsorted(self.classes_, small.classes_)] = proba
+        return out
+
+    def _cascade(self, X: Any, *, proba: bool) -> np.ndarray:
+        plan = self.cascade_
+        pipe = self.pipeline
+        if plan is None:
+            return pipe.predict_proba(X) if proba else pipe.predict(X)
+        n = n_rows(X)
+        cheap = pipe.compute(X, plan.cheap)
+        p_small = plan.small.predict_proba(hstack([cheap[g] for g in plan.cheap]))
+        accepted = p_small.max(axis=1) >= plan.threshold
+        rest_idx = np.flatnonzero(~accepted)
+        if proba:
+            out: np.ndarray = np.empty((n, len(self.classes_)))  # type: ignore[arg-type]
+            out[accepted] = self._small_to_full(p_small[accepted], plan.small)
+        else:
+            out = np.empty(n, dtype=np.asarray(self.classes_).dtype)
+            out[accepted] = plan.small.classes_[p_small[accepted].argmax(axis=1)]
+        if len(rest_idx):
+            rest = [g for g in pipe.group_names if g not in plan.cheap]
+            blocks = pipe.compute(take(X, rest_idx), rest)
+            for g in plan.cheap:
+                blocks[g] = cheap[g][rest_idx]
+            feats = pipe.assemble(blocks)
+            out[rest_idx] = pipe.model.predict_proba(feats) if proba else pipe.model.predict(feats)
+        return out
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predictions for a batch: early answers where certified, the full model elsewhere."""
+        if self.pipeline.task == "regression" or self.cascade_ is None:
+            return self.pipeline.predict(X)
+        return self._cascade(X, proba=False)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities for a batch (the small model's where it answered)."""
+        return self._cascade(X, proba=True)
+
+    def predict_one(self, x: Any) -> Any:
+        """Prediction for one raw input (a one-row batch, a Series, or a single string), exiting early."""
+        if isinstance(x, str):
+            x = [x]
+        elif hasattr(x, "to_frame") and not hasattr(x, "columns"):
+            x = x.to_frame().T
+        if n_rows(x) != 1:
+            raise DawnError(f"predict_one got {n_rows(x)} rows", "pass one row, or use predict() for a batch")
+        plan, pipe = self.cascade_single_, self.pipeline
+        if plan is None or pipe.task == "regression":
+            return pipe.model.predict(pipe.transform(x))[0]
+        cheap = pipe.compute(x, plan.cheap)
+        p = plan.small.predict_proba(hstack([cheap[g] for g in plan.cheap]))[0]
+        if p.max() >= plan.threshold:
+            return plan.small.classes_[int(p.argmax())]
+        blocks = pipe.compute(x, [g for g in pipe.group_names if g not in plan.cheap])
+        blocks.update(cheap)
+        return pipe.model.predict(pipe.assemble(blocks))[0]
+
+    # -- top-K ------------------------------------------------------------------------------------
+    def top_k(self, X: Any, k: int) -> np.ndarray:
+        """Indices of the ``k`` rows of ``X`` with the highest full-pipeline score, best first.
+
+        The score is the prediction (regression) or the probability of the last class. Only the rows
+        the cheap scorer keeps are scored by the full pipeline.
+        """
+        n = n_rows(X)
+        if not 0 < k <= n:
+            raise DawnError(f"top_k needs 0 < k <= {n}, got k={k}", "pass a smaller k or more rows")
+        plan, pipe = self.topk_, self.pipeline
+        if plan is None:
+            s = pipe.score(X)
+            idx = np.argpartition(-s, k - 1)[:k]
+            return idx[np.argsort(-s[idx], kind="stable")]
+        cheap = pipe.compute(X, plan.cheap)
+        s_cheap = np.asarray(plan.small.predict(hstack([cheap[g] for g in plan.cheap])), dtype=float).ravel()
+        keep = plan.n_keep(n, k)
+        kept = np.argpartition(-s_cheap, keep - 1)[:keep] if keep < n else np.arange(n)
+        blocks = pipe.compute(take(X, kept), [g for g in pipe.group_names if g not in plan.cheap])
+        for g in plan.cheap:
+            blocks[g] = cheap[g][kept]
+        feats = pipe.assemble(blocks)
+        if pipe.task == "regression":
+            s_full = np.asarray(pipe.model.predict(feats), dtype=float).ravel()
+        else:
+            s_full = np.asarray(pipe.model.predict_proba(feats))[:, -1]
+        order = np.argsort(-s_full, kind="stable")[:k]
+        return np.asarray(kept[order])
+
+    # -- reporting and persistence ---------------------------------------------------------------
+    def explain(self) -> dict[str, Any]:
+        """The plan: groups with measured costs and importances, the chosen cascade and top-K filter,
+        thresholds, expected (and, if measured, actual) speedups and the certified bounds."""
+        out: dict[str, Any] = dict(self.info_)
+        c = self.cascade_
+        out["cascade"] = None if c is None else {
+            "cheap_groups": c.cheap,
+            "small_model": type(c.small).__name__,
+            "threshold": c.threshold,
+            "accept_rate": c.accept_rate,
+            "disagreement": c.risk,
+            "bound": c.bound,
+            "expected_speedup_batch": c.expected_speedup[0],
+            "expected_speedup_single": c.expected_speedup[1],
+            "candidates": c.candidates,
+        }  # fmt: skip
+        cs = self.cascade_single_
+        out["cascade_single"] = None if cs is None else {
+            "cheap_groups": cs.cheap,
+            "threshold": cs.threshold,
+            "accept_rate": cs.accept_rate,
+            "bound": cs.bound,
+            "expected_speedup_single": cs.expected_speedup[1],
+        }  # fmt: skip
+        t = self.topk_
+        out["topk"] = None if t is None else {
+            "cheap_groups": t.cheap,
+            "small_model": type(t.small).__name__,
+            "k": t.k,
+            "n_query": t.n_query,
+            "retain_fraction": t.retain if t.ratio is None else t.ratio * t.k / t.n_query,
+            "ratio": t.ratio,
+            "precision_target": t.precision,
+            "precision_bound": t.bound,
+            "expected_speedup": t.full_cost / t.expected_cost,
+            "candidates": t.candidates,
+        }  # fmt: skip
+        return out
+
+    def save(self, path: str | Path) -> Path:
+        """Write the optimised pipeline (user model, small models, plan) to ``path``.
+
+        Feature groups are serialised with cloudpickle, so lambdas work; Redis groups reconnect on load.
+        """
+        try:
+            import cloudpickle
+
+            payload = cloudpickle.dumps(self)
+        except ImportError:
+            payload = pickle.dumps(self)
+        return atomic_write_bytes(path, _MAGIC + payload)
+
+    @staticmethod
+    def load(path: str | Path) -> OptimizedPipeline:
+        """Read a pipeline written by :meth:`save` (only load files you trust: this unpickles)."""
+        p = Path(path)
+        if not p.is_file():
+            raise DawnError(
+                f"no optimised pipeline at {p}", "pass the path written by OptimizedPipeline.save"
+            )
+        raw = p.read_bytes()
+        if not raw.startswith(_MAGIC):
+            raise DawnError(f"{p} is not a dawn.willump optimised pipeline", "save one with .save(path)")
+        try:
+            obj = pickle.loads(raw[len(_MAGIC) :])
+        except Exception as exc:
+            raise DawnError(
+                f"{p} is corrupt ({type(exc).__name__})", "re-run the optimizer and save again"
+            ) from exc
+        if not isinstance(obj, OptimizedPipeline):
+            raise DawnError(f"{p} holds a {type(obj).__name__}", "save an OptimizedPipeline with .save(path)")
+        return obj
+
+    def __repr__(self) -> str:
+        c = "none" if self.cascade_ is None else f"{self.cascade_.cheap}@{self.cascade_.threshold:.3f}"
+        t = "none" if self.topk_ is None else f"{self.topk_.cheap}"
+        return f"OptimizedPipeline({self.pipeline!r}, cascade={c}, topk={t})"

@@ -1,0 +1,191 @@
+"""A serving pipeline as named feature groups plus the user's fitted model (no source parsing).
+
+Willump (Kraft et al., MLSys 2020, https://arxiv.org/abs/1906.01974) found feature groups by parsing
+the Python source of a decorated function. Here the user states them: ``features`` maps a group name
+to a callable or fitted scikit-learn transformer from raw rows to a block of features, and ``model``
+is the user's own fitted estimator, which stays the full model after optimisation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from dawn.core.errors import DawnError
+from dawn.willump._blocks import as_block, hstack, n_rows
+
+Block = Any  # a 2-D float ndarray or a scipy CSR matrix
+
+
+def _group_fn(name: str, group: Any) -> Callable[[Any], Any]:
+    if hasattr(group, "transform"):
+        return group.transform
+    if callable(group):
+        return group
+    raise DawnError(
+        f"feature group {name!r} is a {type(group).__name__}, neither callable nor a transformer",
+        "pass a function of the raw rows or a fitted scikit-learn transformer",
+    )
+
+
+def is_remote(group: Any) -> bool:
+    """Whether a group reads from a remote store, so it should be issued first and run concurrently."""
+    return bool(getattr(group, "is_remote", False))
+
+
+class Pipeline:
+    """Named feature groups and a fitted model: ``model(hstack(group(X) for group in features))``.
+
+    Parameters
+    ----------
+    features : mapping of str to callable or transformer
+        Each group maps raw input rows (a DataFrame, array or list) to a block of features (dense,
+        sparse or a DataFrame) with one row per input row. The column order of the model input is the
+        mapping's order.
+    model : fitted estimator
+        The user's model, with ``predict`` and, for cascades, ``predict_proba``.
+    task : {"auto", "classification", "regression"}, default="auto"
+        ``auto`` means classification if the model has ``predict_proba``.
+    max_workers : int, default=4
+        Threads for remote groups (Redis lookups), which are issued before local groups are computed.
+    """
+
+    def __init__(
+        self,
+        features: Mapping[str, Any],
+        model: Any,
+        *,
+        task: str = "auto",
+        max_workers: int = 4,
+    ) -> None:
+        if not features:
+            raise DawnError("the pipeline has no feature groups", "pass features={'name': fn, ...}")
+        if not hasattr(model, "predict"):
+            raise DawnError(f"model {type(model).__name__} has no predict()", "pass a fitted estimator")
+        self.features = dict(features)
+        self._fns = {name: _group_fn(name, g) for name, g in self.features.items()}
+        self.model = model
+        if task == "auto":
+            task = "classification" if hasattr(model, "predict_proba") else "regression"
+        if task not in ("classification", "regression"):
+            raise DawnError(f"unknown task {task!r}", "use 'classification' or 'regression'")
+        self.task = task
+        self.max_workers = max_workers
+        self._pool: ThreadPoolExecutor | None = None
+
+    # -- construction from scikit-learn ---------------------------------------------------------
+    @classmethod
+    def from_sklearn(cls, pipe: Any, **kwargs: Any) -> Pipeline:
+        """Build from a fitted sklearn ``Pipeline`` whose first step is a ``FeatureUnion`` or
+        ``ColumnTransformer``; each of its transformers becomes a group, the later steps the model."""
+        from sklearn.compose import ColumnTransformer
+        from sklearn.pipeline import FeatureUnion
+        from sklearn.pipeline import Pipeline as SkPipeline
+
+        if not isinstance(pipe, SkPipeline) or len(pipe.steps) < 2:
+            raise DawnError(
+                "from_sklearn needs a fitted sklearn Pipeline with a feature step and a model",
+                "build it as Pipeline([('features', FeatureUnion([...])), ('model', clf)]) and fit it",
+            )
+        union = pipe.steps[0][1]
+        groups: dict[str, Any] = {}
+        if isinstance(union, FeatureUnion):
+            for name, trans in union.transformer_list:
+                if trans not in ("drop", None):
+                    groups[name] = trans
+        elif isinstance(union, ColumnTransformer):
+            if not hasattr(union, "transformers_"):
+                raise DawnError("the ColumnTransformer is not fitted", "fit the sklearn pipeline first")
+            for name, trans, cols in union.transformers_:
+                if trans == "drop" or (name == "remainder" and trans == "drop"):
+                    continue
+                groups[name] = _ColumnGroup(trans, cols)
+        else:
+            raise DawnError(
+                f"the first step is a {type(union).__name__}",
+                "make the first step a FeatureUnion or ColumnTransformer so its parts become groups",
+            )
+        rest = pipe.steps[1:]
+        model = rest[0][1] if len(rest) == 1 else SkPipeline(rest)
+        return cls(groups, model, **kwargs)
+
+    # -- execution --------------------------------------------------------------------------------
+    @property
+    def group_names(self) -> list[str]:
+        return list(self.features)
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="willump")
+        return self._pool
+
+    def compute(self, X: Any, groups: Sequence[str] | None = None) -> dict[str, Block]:
+        """Compute the named groups on ``X``; remote groups are issued first and run concurrently."""
+        names = list(self.features) if groups is None else list(groups)
+        n = n_rows(X)
+        futures: dict[str, Future[Any]] = {}
+        for name in names:
+            if is_remote(self.features[name]):
+                futures[name] = self._executor().submit(self._fns[name], X)
+        out: dict[str, Block] = {}
+        for name in names:
+            if name not in futures:
+                out[name] = as_block(self._fns[name](X), name, n)
+        for name, fut in futures.items():
+            out[name] = as_block(fut.result(), name, n)
+        return out
+
+    def assemble(self, blocks: Mapping[str, Block]) -> Block:
+        """The model input: all groups' blocks in pipeline order."""
+        return hstack([blocks[name] for name in self.features])
+
+    def transform(self, X: Any) -> Block:
+        """All feature groups on ``X``, stacked in pipeline order."""
+        return self.assemble(self.compute(X))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The unoptimised pipeline's predictions."""
+        return np.asarray(self.model.predict(self.transform(X)))
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """The unoptimised pipeline's class probabilities."""
+        if not hasattr(self.model, "predict_proba"):
+            raise DawnError(f"model {type(self.model).__name__} has no predict_proba()", "use predict()")
+        return np.asarray(self.model.predict_proba(self.transform(X)))
+
+    def score(self, X: Any) -> np.ndarray:
+        """A ranking score per row: the predicted value (regression) or P(last class) (classification)."""
+        if self.task == "regression":
+            return np.asarray(self.model.predict(self.transform(X)), dtype=float).ravel()
+        return np.asarray(self.model.predict_proba(self.transform(X)))[:, -1]
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_pool"] = None  # threads do not pickle; a new pool is made on first use
+        return state
+
+    def __repr__(self) -> str:
+        return f"Pipeline(features={self.group_names}, model={type(self.model).__name__}, task={self.task!r})"
+
+
+class _ColumnGroup:
+    """A ColumnTransformer part as a group: select its columns, then apply its fitted transformer."""
+
+    def __init__(self, transformer: Any, columns: Any) -> None:
+        self.transformer = transformer
+        self.columns = columns
+
+    def __call__(self, X: Any) -> Any:
+        if hasattr(X, "iloc"):
+            cols = self.columns
+            sub = (
+                X.iloc[:, cols] if isinstance(cols, slice) or np.asarray(cols).dtype.kind in "ib" else X[cols]
+            )
+        else:
+            sub = np.asarray(X)[:, self.columns]
+        if self.transformer == "passthrough":
+            return sub
+        return self.transformer.transform(sub)

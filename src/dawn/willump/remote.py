@@ -1,0 +1,227 @@
+"""Remote feature groups backed by a real Redis server, with batched pipelined lookups and an LRU cache.
+
+Willump's remote mode (Kraft et al., MLSys 2020) issued Redis GETs on a thread pool as early as the
+inputs allowed and memoised them (its cache evicted the newest entry). Here a :class:`RedisFeature`
+is marked ``is_remote`` so :meth:`Pipeline.compute <dawn.willump.pipeline.Pipeline.compute>` issues it
+on a thread before computing local groups; each call deduplicates keys, serves what it can from a
+true LRU cache, and fetches the rest with chunked ``MGET`` commands sent in one pipelined round trip.
+
+Serve-time policy when Redis is unreachable: ``on_error="raise"`` (default) raises a one-line
+:class:`~dawn.core.errors.DawnError`; ``on_error="nan"`` returns NaN features for the affected rows,
+which tree models (LightGBM, XGBoost) treat as missing values, and counts them in ``failures``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+
+from dawn.core.errors import DawnError
+
+
+class LRUCache:
+    """A least-recently-used mapping with a fixed capacity (0 disables it); thread-safe."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._data: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                self.hits += 1
+                return self._data[key]
+            self.misses += 1
+            return None
+
+    def put(self, key: Any, value: Any) -> None:
+        if self.maxsize <= 0:
+            return
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.maxsize:
+                self._data.popitem(last=False)  # evict the least recently used
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __contains__(self, key: Any) -> bool:
+        return key in self._data
+
+
+def _connect(url: str) -> Any:
+    try:
+        import redis
+    except ImportError as exc:
+        raise DawnError("the redis client is not installed", "pip install 'dawn[willump]'") from exc
+    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10)
+
+
+def upload_table(url: str, prefix: str, table: Any, *, chunk: int = 2000) -> int:
+    """Store each row of a DataFrame (indexed by key) as packed float32 under ``prefix + str(key)``."""
+    client = _connect(url)
+    values = table.to_numpy(dtype=np.float32)
+    keys = [f"{prefix}{k}" for k in table.index]
+    try:
+        for start in range(0, len(keys), chunk):
+            client.mset(
+                {
+                    k: v.tobytes()
+                    for k, v in zip(keys[start : start + chunk], values[start : start + chunk], strict=True)
+                }
+            )
+    except Exception as exc:
+        raise DawnError(
+            f"cannot write to Redis at {url} ({type(exc).__name__})", "start redis-server"
+        ) from exc
+    return len(keys)
+
+
+class RedisFeature:
+    """A feature group that looks up one packed float32 row per input key in Redis.
+
+    Parameters
+    ----------
+    url : str
+        ``redis://host:port/db``.
+    prefix : str
+        Key prefix; the key of an input row is ``prefix + str(row[key_column])``.
+    key_column : str
+        Column of the raw input DataFrame holding the key.
+    n_features : int
+        Width of the stored rows (missing keys give NaN rows).
+    cache_size : int, default=0
+        Entries in the LRU cache; 0 disables caching.
+    on_error : {"raise", "nan"}, default="raise"
+        What to do when Redis cannot be reached at serve time (see the module docstring).
+    """
+
+    is_remote = True
+
+    def __init__(
+        self,
+        url: str,
+        prefix: str,
+        key_column: str,
+        n_features: int,
+        *,
+        cache_size: int = 0,
+        on_error: str = "raise",
+        chunk: int = 1000,
+    ) -> None:
+        if on_error not in ("raise", "nan"):
+            raise DawnError(f"unknown on_error policy {on_error!r}", "use 'raise' or 'nan'")
+        self.url, self.prefix, self.key_column = url, prefix, key_column
+        self.n_features, self.on_error, self.chunk = n_features, on_error, chunk
+        self.cache = LRUCache(cache_size)
+        self.failures = 0
+        self._client: Any = None
+
+    def _fetch(self, keys: list[Any]) -> list[bytes | None]:
+        if self._client is None:
+            self._client = _connect(self.url)
+        pipe = self._client.pipeline(transaction=False)
+        for start in range(0, len(keys), self.chunk):
+            pipe.mget([f"{self.prefix}{k}" for k in keys[start : start + self.chunk]])
+        out: list[bytes | None] = []
+        for part in pipe.execute():  # one round trip for all chunks
+            out.extend(part)
+        return out
+
+    def __call__(self, X: Any) -> np.ndarray:
+        keys = X[self.key_column].to_numpy()
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        rows = np.full((len(uniq), self.n_features), np.nan, dtype=np.float32)
+        missing = []
+        for i, k in enumerate(uniq.tolist()):
+            hit = self.cache.get(k)
+            if hit is None:
+                missing.append(i)
+            else:
+                rows[i] = hit
+        if missing:
+            try:
+                got = self._fetch([uniq[i].item() for i in missing])
+            except DawnError:
+                raise
+            except Exception as exc:
+                self._client = None
+                if self.on_error == "raise":
+                    raise DawnError(
+                        f"Redis at {self.url} is unreachable ({type(exc).__name__})",
+                        "start redis-server, or build the group with on_error='nan' to serve NaN features",
+                    ) from exc
+                self.failures += len(missing)
+                got = [None] * len(missing)
+            for i, raw in zip(missing, got, strict=True):
+                if raw is not None:
+                    rows[i] = np.frombuffer(raw, dtype=np.float32)
+                    self.cache.put(uniq[i].item(), rows[i].copy())
+        return rows[inverse].astype(np.float64)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_client"] = None  # connections do not pickle; reconnect on first use
+        state["cache"] = LRUCache(self.cache.maxsize)
+        return state
+
+
+class RedisServer:
+    """A private ``redis-server`` on a free loopback port, for benchmarks and the CLI (a context manager)."""
+
+    def __init__(self) -> None:
+        exe = shutil.which("redis-server")
+        if exe is None:
+            raise DawnError(
+                "redis-server is not installed", "apt-get install redis-server, or pass --redis-url"
+            )
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = int(s.getsockname()[1])
+        self._dir = tempfile.TemporaryDirectory(prefix="dawn-redis-")
+        self.proc = subprocess.Popen(
+            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", self._dir.name],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise DawnError("redis-server did not start within 10 s", "check that redis-server runs on this host")
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self._dir.cleanup()
+
+    def __enter__(self) -> RedisServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,31 @@
+import json
+
+import pytest
+
+from dawn.cli import main
+
+
+def test_willump_help_lists_verbs(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["willump", "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "bench" in out and "explain" in out and "optimize" in out
+
+
+def test_bad_input_exits_2_with_one_line(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["willump", "explain", "--load", str(tmp_path / "nope")]) == 2
+    assert main(["willump", "bench", "--workloads", "toxic", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(line.startswith("dawn: error:") for line in err)
+
+
+@pytest.mark.data
+def test_optimize_save_and_explain_real_workload(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "credit.willump"
+    assert main(["willump", "optimize", "--workload", "credit", "--quick", "--save", str(path)]) == 0
+    capsys.readouterr()
+    assert main(["willump", "explain", "--load", str(path), "--format", "json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert set(plan["groups"]) == {"application", "bureau", "state_agg", "title_agg", "purpose_agg"}
+    assert plan["max_loss"] == 0.005 and plan["n_cal"] > 1000

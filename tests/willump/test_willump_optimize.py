@@ -1,0 +1,176 @@
+import numpy as np
+import pytest
+from sklearn.linear_model import LinearRegression, LogisticRegression
+
+from dawn.core.errors import DawnError
+from dawn.willump import OptimizedPipeline, Pipeline, optimize
+
+from .conftest import cheap_block, slow_block
+
+
+@pytest.fixture(scope="module")
+def fitted(binary_data):
+    X, y = binary_data
+    pipe = Pipeline({"cheap": cheap_block, "slow": slow_block}, LogisticRegression().fit(X[:2000], y[:2000]))
+    # measure=False: the measured-speed fallback depends on machine load; it is tested on its own below.
+    opt = optimize(
+        pipe, X[2000:4500], y[2000:4500], max_loss=0.02, top_k=20, top_k_n=1500, seed=0, measure=False
+    )
+    return pipe, opt, X[4500:], y[4500:]
+
+
+def test_cascade_uses_cheap_group_and_stays_within_bound(fitted) -> None:
+    pipe, opt, X, y = fitted
+    plan = opt.cascade_
+    assert plan is not None and plan.cheap == ["cheap"]
+    assert 0 < plan.accept_rate < 1 and plan.bound <= 0.02
+    full, fast = pipe.predict(X), opt.predict(X)
+    assert np.mean(full != fast) <= 0.03  # the 0.02 bound, plus sampling slack on 1500 test rows
+    assert abs(np.mean(full == y) - np.mean(fast == y)) <= 0.03
+    proba = opt.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(opt.classes_[proba.argmax(axis=1)], fast)
+
+
+def test_predict_one_uses_single_row_plan(fitted) -> None:
+    pipe, opt, X, _ = fitted
+    plan = opt.cascade_single_
+    assert plan is not None and plan.cheap == ["cheap"]
+    one = np.array([opt.predict_one(X[i : i + 1]) for i in range(40)])
+    p = plan.small.predict_proba(pipe.compute(X[:40], plan.cheap)["cheap"])
+    early = p.max(axis=1) >= plan.threshold
+    assert 0 < early.sum() < 40
+    np.testing.assert_array_equal(one[early], plan.small.classes_[p.argmax(axis=1)][early])
+    np.testing.assert_array_equal(one[~early], pipe.predict(X[:40])[~early])
+    with pytest.raises(DawnError, match="one row"):
+        opt.predict_one(X[:2])
+
+
+def test_top_k_matches_full_ranking(fitted) -> None:
+    pipe, opt, X, _ = fitted
+    assert opt.topk_ is not None and opt.topk_.cheap == ["cheap"]
+    got = opt.top_k(X, 20)
+    true = np.argsort(-pipe.score(X))[:20]
+    assert len(set(got) & set(true)) >= 18
+    assert opt.topk_.n_keep(len(X), 20) < len(X)
+
+
+def test_explain_reports_costs_importance_and_bound(fitted) -> None:
+    _, opt, _, _ = fitted
+    e = opt.explain()
+    assert e["groups"]["slow"]["cost_batch_s"] > 10 * e["groups"]["cheap"]["cost_batch_s"]
+    assert e["groups"]["cheap"]["importance"] > 0
+    assert e["cascade"]["bound"] <= e["max_loss"]
+    assert e["cascade"]["expected_speedup_batch"] > 1
+    assert e["topk"]["precision_bound"] >= 0.95
+
+
+def test_measured_speedup_is_recorded_and_slow_cascades_dropped(binary_data) -> None:
+    X, y = binary_data
+    pipe = Pipeline({"cheap": cheap_block, "slow": slow_block}, LogisticRegression().fit(X[:2000], y[:2000]))
+    opt = optimize(
+        pipe,
+        X[2000:4000],
+        y[2000:4000],
+        max_loss=0.02,
+        small_model=LogisticRegression(),
+        top_k=20,
+        top_k_n=1500,
+    )
+    info = opt.info_
+    assert (opt.topk_ is not None) == (info["measured_topk_speedup"] >= 1.0)
+    assert info["measured_speedup_batch"] > 0
+    # Kept only when measured faster than the full pipeline; otherwise the plan is kept for explain().
+    assert (opt.cascade_ is not None) == (info["measured_speedup_batch"] >= 1.0)
+    assert (opt.cascade_ is None) == ("dropped_cascade" in info)
+
+
+def test_save_load_roundtrip(fitted, tmp_path) -> None:
+    _, opt, X, _ = fitted
+    opt.pipeline.features["extra_lambda"] = None  # lambdas and module functions must both pickle
+    del opt.pipeline.features["extra_lambda"]
+    path = opt.save(tmp_path / "opt.willump")
+    back = OptimizedPipeline.load(path)
+    np.testing.assert_array_equal(back.predict(X), opt.predict(X))
+    (tmp_path / "bad").write_bytes(b"dawn.willump/1\nnot a pickle")
+    with pytest.raises(DawnError, match="corrupt"):
+        OptimizedPipeline.load(tmp_path / "bad")
+    with pytest.raises(DawnError, match="no optimised pipeline"):
+        OptimizedPipeline.load(tmp_path / "missing")
+
+
+def test_multiclass_cascade_with_lightgbm_and_xgboost(binary_data) -> None:
+    lgb = pytest.importorskip("lightgbm")
+    xgb = pytest.importorskip("xgboost")
+    X, _ = binary_data
+    y = np.digitize(2.5 * X[:, 0] + X[:, 2], [-1.5, 1.5])  # three classes
+    for model in (
+        lgb.LGBMClassifier(n_estimators=40, verbose=-1, n_jobs=1),
+        xgb.XGBClassifier(n_estimators=40, max_depth=3, n_jobs=1),
+    ):
+        pipe = Pipeline({"cheap": cheap_block, "slow": slow_block}, model.fit(X[:2000], y[:2000]))
+        # A linear small model keeps the cascade clearly cheaper than the GBDT it stands in for.
+        opt = optimize(pipe, X[2000:4500], y[2000:4500], max_loss=0.03, measure=False,
+                       small_model=LogisticRegression(max_iter=500))  # fmt: skip
+        assert type(opt.cascade_.small).__name__ == "LogisticRegression"
+        assert opt.cascade_.accept_rate > 0.2
+        assert np.mean(opt.predict(X[4500:]) != pipe.predict(X[4500:])) <= 0.045
+        assert opt.predict_proba(X[4500:]).shape == (1500, 3)
+
+
+def test_regression_top_k_and_no_cascade(binary_data) -> None:
+    X, _ = binary_data
+    y = 3 * X[:, 0] + X[:, 2] + 0.1 * X[:, 3]
+    pipe = Pipeline({"cheap": cheap_block, "slow": slow_block}, LinearRegression().fit(X[:2000], y[:2000]))
+    opt = optimize(pipe, X[2000:4500], y[2000:4500], top_k=20, top_k_n=1500, measure=False)
+    assert opt.cascade_ is None and opt.topk_ is not None
+    got, true = opt.top_k(X[4500:], 20), np.argsort(-pipe.score(X[4500:]))[:20]
+    assert len(set(got) & set(true)) >= 18
+    np.testing.assert_allclose(opt.predict(X[4500:]), pipe.predict(X[4500:]))
+
+
+def test_falls_back_to_full_pipeline_when_nothing_pays_off(binary_data) -> None:
+    X, y = binary_data
+    # Both groups cost the same, and the cheap one alone cannot mimic the model: no cascade.
+    pipe = Pipeline(
+        {"a": lambda X: X[:, :1] * 0, "b": lambda X: X[:, 1:]}, LogisticRegression().fit(X[:2000], y[:2000])
+    )
+    opt = optimize(pipe, X[2000:4000], y[2000:4000], max_loss=0.005)
+    assert opt.cascade_ is None
+    np.testing.assert_array_equal(opt.predict(X[4000:]), pipe.predict(X[4000:]))
+
+
+def test_willump_heuristics_mode(binary_data) -> None:
+    X, _ = binary_data
+    y = (X[:, 0] > 0).astype(int)  # the cheap group decides the label
+    pipe = Pipeline({"cheap": cheap_block, "slow": slow_block}, LogisticRegression().fit(X[:2000], y[:2000]))
+    opt = optimize(pipe, X[2000:4500], y[2000:4500], mode="willump", top_k=20, top_k_n=1500, measure=False)
+    plan = opt.cascade_
+    assert plan is not None and round(plan.threshold, 6) in (0.6, 0.7, 0.8, 0.9)
+    assert np.isnan(plan.bound)  # the original states no bound
+    assert opt.topk_ is not None and opt.topk_.ratio is not None and 1 <= opt.topk_.ratio <= 99
+
+
+def test_bad_input(binary_data) -> None:
+    X, y = binary_data
+    pipe = Pipeline({"cheap": cheap_block, "slow": slow_block}, LogisticRegression().fit(X[:500], y[:500]))
+    with pytest.raises(DawnError, match="validation set"):
+        optimize(pipe, X[:0], y[:0])
+    with pytest.raises(DawnError, match="labels"):
+        optimize(pipe, X[:500], y[:400])
+    reg = Pipeline(
+        {"a": cheap_block, "b": slow_block}, LinearRegression().fit(X[:500], y[:500]), task="classification"
+    )
+    with pytest.raises(DawnError, match="predict_proba"):
+        optimize(reg, X[:500], y[:500])
+    with pytest.raises(DawnError, match="risk"):
+        optimize(pipe, X[:500], risk="accuracy")
+
+
+def test_small_models_can_be_fitted_on_training_rows(binary_data) -> None:
+    X, y = binary_data
+    pipe = Pipeline({"cheap": cheap_block, "slow": slow_block}, LogisticRegression().fit(X[:2000], y[:2000]))
+    opt = optimize(pipe, X[2000:4000], y[2000:4000], max_loss=0.02, X_train=X[:2000], measure=False,
+                   small_model=LogisticRegression())  # fmt: skip
+    assert opt.info_["n_fit"] == 2000 and opt.info_["n_cal"] == 2000  # every validation row calibrates
+    assert opt.cascade_ is not None and opt.cascade_.bound <= 0.02

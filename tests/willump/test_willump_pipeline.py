@@ -1,0 +1,100 @@
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from sklearn.compose import ColumnTransformer
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import FeatureUnion, make_pipeline
+from sklearn.pipeline import Pipeline as SkPipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from dawn.core.errors import DawnError
+from dawn.willump import Pipeline
+
+
+def test_callable_and_transformer_groups_stack_in_order(binary_data) -> None:
+    X, y = binary_data
+    scaler = StandardScaler().fit(X)  # a transformer group sees the raw rows
+    pipe = Pipeline({"a": lambda X: X[:, :3], "b": scaler}, LogisticRegression())
+    feats = pipe.transform(X)
+    assert feats.shape == (len(X), 8)
+    np.testing.assert_allclose(feats[:, 3:], scaler.transform(X))
+    pipe.model.fit(feats, y)
+    assert pipe.task == "classification"
+    np.testing.assert_array_equal(pipe.predict(X), pipe.model.predict(feats))
+
+
+def test_sparse_and_dense_groups_give_csr() -> None:
+    texts = ["good movie", "bad film", "great good", "awful bad"]
+    vec = TfidfVectorizer().fit(texts)
+    pipe = Pipeline({"w": vec, "len": lambda t: np.array([[len(s)] for s in t])}, LogisticRegression())
+    feats = pipe.transform(texts)
+    assert sp.issparse(feats) and feats.shape == (4, len(vec.vocabulary_) + 1)
+
+
+def test_from_sklearn_feature_union_matches_sklearn() -> None:
+    texts = ["good movie", "bad film", "great good fun", "awful bad plot"] * 10
+    y = np.array([1, 0, 1, 0] * 10)
+    sk = SkPipeline([
+        ("features", FeatureUnion([("word", TfidfVectorizer()), ("char", TfidfVectorizer(analyzer="char"))])),
+        ("model", LogisticRegression()),
+    ]).fit(texts, y)  # fmt: skip
+    pipe = Pipeline.from_sklearn(sk)
+    assert pipe.group_names == ["word", "char"]
+    np.testing.assert_allclose(pipe.predict_proba(texts), sk.predict_proba(texts))
+
+
+def test_from_sklearn_column_transformer_with_later_steps() -> None:
+    df = pd.DataFrame({"a": np.arange(40.0), "b": np.tile(["x", "y"], 20), "c": np.arange(40.0) ** 0.5})
+    y = (df["a"] > 20).astype(int)
+    ct = ColumnTransformer([("num", "passthrough", ["a", "c"]), ("cat", OneHotEncoder(), ["b"])])
+    sk = make_pipeline(ct, StandardScaler(with_mean=False), LogisticRegression()).fit(df, y)
+    pipe = Pipeline.from_sklearn(sk)
+    assert pipe.group_names == ["num", "cat"]
+    np.testing.assert_allclose(pipe.predict_proba(df), sk.predict_proba(df))
+
+
+def test_bad_groups_and_models_raise_dawn_error(binary_data) -> None:
+    X, _ = binary_data
+    with pytest.raises(DawnError, match="rows"):
+        Pipeline({"bad": lambda X: X[:-1]}, LogisticRegression()).transform(X)
+    with pytest.raises(DawnError, match="neither callable"):
+        Pipeline({"bad": 3}, LogisticRegression())
+    with pytest.raises(DawnError, match="no predict"):
+        Pipeline({"a": lambda X: X}, object())
+    with pytest.raises(DawnError, match="no feature groups"):
+        Pipeline({}, LogisticRegression())
+    with pytest.raises(DawnError, match="FeatureUnion"):
+        Pipeline.from_sklearn(make_pipeline(StandardScaler(), LogisticRegression()))
+
+
+class _SlowRemote:
+    is_remote = True
+
+    def __init__(self) -> None:
+        self.thread: str | None = None
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        self.thread = threading.current_thread().name
+        time.sleep(0.2)
+        return X[:, :1]
+
+
+def test_remote_groups_run_concurrently_with_local_ones() -> None:
+    remote = _SlowRemote()
+
+    def local(X: np.ndarray) -> np.ndarray:
+        time.sleep(0.2)
+        return X[:, 1:]
+
+    pipe = Pipeline({"local": local, "remote": remote}, LogisticRegression())
+    t0 = time.perf_counter()
+    feats = pipe.transform(np.ones((10, 3)))
+    elapsed = time.perf_counter() - t0
+    assert feats.shape == (10, 3)
+    assert remote.thread is not None and remote.thread.startswith("willump")
+    assert elapsed < 0.39  # both 0.2 s groups overlapped (in sequence they take >= 0.4 s)

@@ -1,0 +1,63 @@
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from dawn.core.errors import DawnError
+from dawn.willump import Pipeline, optimize
+from dawn.willump.remote import LRUCache, RedisFeature, upload_table
+
+
+def test_lru_cache_evicts_least_recently_used() -> None:
+    c = LRUCache(2)
+    c.put("a", 1)
+    c.put("b", 2)
+    assert c.get("a") == 1  # "a" is now the most recent
+    c.put("c", 3)
+    assert "b" not in c and "a" in c and "c" in c
+    assert (c.hits, c.misses) == (1, 0)
+    off = LRUCache(0)
+    off.put("a", 1)
+    assert len(off) == 0
+
+
+@pytest.mark.redis
+def test_redis_feature_batched_lookup_and_cache(redis_url: str) -> None:
+    table = pd.DataFrame({"f1": [1.0, 2.0, 3.0], "f2": [10.0, 20.0, 30.0]}, index=[7, 8, 9])
+    assert upload_table(redis_url, "t1:", table) == 3
+    group = RedisFeature(redis_url, "t1:", "key", 2, cache_size=2, chunk=2)
+    X = pd.DataFrame({"key": [9, 7, 9, 42, 8]})
+    out = group(X)
+    np.testing.assert_allclose(out[[0, 1, 2, 4]], [[3, 30], [1, 10], [3, 30], [2, 20]])
+    assert np.isnan(out[3]).all()  # unknown key -> missing features
+    assert len(group.cache) == 2  # capacity respected
+    group(X)
+    assert group.cache.hits >= 2
+
+
+@pytest.mark.redis
+def test_pipeline_with_redis_group_optimizes(redis_url: str) -> None:
+    rng = np.random.default_rng(0)
+    users = pd.DataFrame(rng.normal(size=(300, 3)), columns=["a", "b", "c"])
+    upload_table(redis_url, "u2:", users)
+    X = pd.DataFrame({"user": rng.integers(0, 300, size=3000), "x": rng.normal(size=3000)})
+    y = (2 * X["x"] + users.loc[X["user"], "a"].to_numpy() > 0).astype(int).to_numpy()
+    pipe = Pipeline({"local": lambda X: X[["x"]], "user": RedisFeature(redis_url, "u2:", "user", 3)},
+                    LogisticRegression())  # fmt: skip
+    pipe.model.fit(pipe.transform(X[:1000]), y[:1000])
+    opt = optimize(pipe, X[1000:2500], y[1000:2500], max_loss=0.05, measure=False)
+    assert np.mean(opt.predict(X[2500:]) != pipe.predict(X[2500:])) <= 0.08
+
+
+def test_unreachable_redis_policies() -> None:
+    url = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    X = pd.DataFrame({"key": [1, 2]})
+    with pytest.raises(DawnError, match="unreachable"):
+        RedisFeature(url, "p:", "key", 2)(X)
+    lenient = RedisFeature(url, "p:", "key", 2, on_error="nan")
+    out = lenient(X)
+    assert out.shape == (2, 2) and np.isnan(out).all() and lenient.failures == 2
+    with pytest.raises(DawnError, match="on_error"):
+        RedisFeature(url, "p:", "key", 2, on_error="ignore")
+    with pytest.raises(DawnError, match="Redis"):
+        upload_table(url, "p:", pd.DataFrame({"a": [1.0]}))
