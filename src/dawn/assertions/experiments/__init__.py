@@ -1,1 +1,1 @@
-"""Experiments on real data: video monitoring, active learning and weak supervision (Kang et al., 2020, Sec. 5)."""
+"""Experiments on real data (Kang et al., 2020, Sec. 5): video monitoring, active learning, weak labels."""

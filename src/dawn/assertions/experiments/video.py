@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -49,15 +50,18 @@ def detect_frame(hog: object, frame: np.ndarray, cfg: HogConfig) -> tuple[np.nda
     if cfg.upscale != 1.0:
         img = cv2.resize(frame, None, fx=cfg.upscale, fy=cfg.upscale, interpolation=cv2.INTER_LINEAR)
     rects, weights = hog.detectMultiScale(  # type: ignore[attr-defined]
-        img, winStride=(cfg.win_stride, cfg.win_stride), padding=(cfg.padding, cfg.padding),
-        scale=cfg.scale, groupThreshold=cfg.group_threshold,
-    )  # fmt: skip
+        img,
+        winStride=(cfg.win_stride, cfg.win_stride),
+        padding=(cfg.padding, cfg.padding),
+        scale=cfg.scale,
+        groupThreshold=cfg.group_threshold,
+    )
     rects = np.asarray(rects, dtype=np.float64).reshape(-1, 4) / cfg.upscale
     boxes = np.column_stack([rects[:, 0], rects[:, 1], rects[:, 0] + rects[:, 2], rects[:, 1] + rects[:, 3]])
     return boxes, np.asarray(weights, dtype=np.float64).reshape(-1)
 
 
-def _cache_path(cfg: HogConfig):  # type: ignore[no-untyped-def]
+def _cache_path(cfg: HogConfig) -> Path:
     from dawn.data import data_dir
 
     return data_dir() / "assertions" / f"hog-vtest-{cfg.key()}.parquet"
@@ -83,7 +87,7 @@ def detections(cfg: HogConfig = FAST, *, frames: range | None = None, compute: b
     return df
 
 
-def _compute_all(cfg: HogConfig, path) -> None:  # type: ignore[no-untyped-def]
+def _compute_all(cfg: HogConfig, path: Path) -> None:
     from dawn import data
     from dawn.core.progress import track
 
@@ -101,3 +105,110 @@ def _compute_all(cfg: HogConfig, path) -> None:  # type: ignore[no-untyped-def]
     with atomic_write(path, "wb") as fh:
         df.to_parquet(fh, index=False)
     log.info("cached %d detections on %d frames at %s", len(df), video.n_frames, path)
+
+
+def _match_any(boxes: np.ndarray, frames: np.ndarray, ref: pd.DataFrame, thr: float) -> np.ndarray:
+    """For each (box, frame): whether a reference box in that frame overlaps it with IoU >= ``thr``."""
+    from dawn.assertions.detection import BOX, iou
+
+    out = np.zeros(len(boxes), dtype=bool)
+    by_frame = {int(f): g[BOX].to_numpy() for f, g in ref.groupby("frame")}
+    for k, (b, f) in enumerate(zip(boxes, frames, strict=True)):
+        rb = by_frame.get(int(f))
+        if rb is not None and len(rb):
+            out[k] = bool((iou(b[None, :], rb) >= thr).any())
+    return out
+
+
+def evaluate(fast: pd.DataFrame, ref: pd.DataFrame, *, iou_threshold: float = 0.4) -> dict[str, object]:
+    """Precision of flicker, multibox and appear at finding real errors of ``fast``, judged by ``ref``.
+
+    - flicker: the interpolated box is a real miss if the reference has a person there (IoU >= thr).
+    - appear: the brief box is a real error if the reference has no person there (false positive), or
+      the reference sees that person in a neighbouring frame where the fast detector has no box (missed
+      detections around a real person).
+    - multibox: the frame is a real error if fewer reference people overlap the group than it has boxes.
+
+    Confident errors, two ways. Box level (``confident_error_share``): the erroneous box's score is in the
+    top quartile of all scores (for flicker, the score interpolated from the track's neighbouring boxes).
+    Frame level (``frame_confident_error_share``): the frame's least confident box is in the top quartile
+    of frames, or the frame has no box at all, so uncertainty monitoring would not pick the frame.
+    """
+    from dawn.assertions.builtin import Appear, Flicker, MultiBox
+    from dawn.assertions.detection import BOX, as_detections, iou
+
+    fast = as_detections(fast)
+    q75 = float(np.quantile(fast["score"], 0.75))
+    # frame-level view: an uncertainty monitor ranks a frame by its least confident box; a frame with no
+    # box gives it nothing to rank, which is as good as confident
+    fmin = fast.groupby("frame")["score"].min()
+    q75_frame = float(np.quantile(fmin.to_numpy(), 0.75))
+
+    def frame_conf(frames: np.ndarray) -> np.ndarray:
+        return fmin.reindex(frames).fillna(np.inf).to_numpy() >= q75_frame
+
+    out: dict[str, object] = {
+        "score_q75": q75,
+        "iou_threshold": iou_threshold,
+        "frames": int(fast["frame"].nunique()),
+    }
+    per: dict[str, dict[str, float]] = {}
+
+    fl = Flicker().check(fast).corrections
+    if fl is not None and len(fl):
+        real = _match_any(fl[BOX].to_numpy(), fl["frame"].to_numpy(), ref, iou_threshold)
+        conf = fl["score"].to_numpy() >= q75
+        per["flicker"] = _prec(real, conf, frame_conf(fl["frame"].to_numpy()))
+
+    ap = Appear().check(fast).corrections
+    if ap is not None and len(ap):
+        b, f = ap[BOX].to_numpy(), ap["frame"].to_numpy()
+        fp = ~_match_any(b, f, ref, iou_threshold)
+        missed = np.zeros(len(ap), dtype=bool)
+        for d in (-2, -1, 1, 2):  # the reference sees it nearby while the fast detector does not
+            missed |= _match_any(b, f + d, ref, iou_threshold) & ~_match_any(b, f + d, fast, iou_threshold)
+        real = fp | missed
+        per["appear"] = {
+            **_prec(real, ap["score"].to_numpy() >= q75, frame_conf(f)),
+            "false_positive": int(fp.sum()),
+            "missed_nearby": int((missed & ~fp).sum()),
+        }
+
+    mb = MultiBox()
+    r = mb.check(fast)
+    frames = r.ids[r.fired]
+    if len(frames):
+        real_l, conf_l = [], []
+        corr = r.corrections if r.corrections is not None else pd.DataFrame(columns=["frame", *BOX, "score"])
+        for fr in frames:
+            boxes = fast[fast["frame"] == fr]
+            removed = corr[corr["frame"] == fr]
+            rb_, fb = removed[BOX].to_numpy(), boxes[BOX].to_numpy()
+            # the group: the removed boxes and every box in the frame that overlaps one of them
+            ov = np.array([mb._overlap(np.repeat(x[None, :], len(rb_), 0), rb_).max() for x in fb])
+            gb = fb[ov > mb.threshold]
+            rb = ref[ref["frame"] == fr][BOX].to_numpy()
+            n_ref = int((iou(rb, gb) >= iou_threshold).any(axis=1).sum()) if len(rb) else 0
+            real_l.append(n_ref < len(gb))  # more boxes than people there
+            conf_l.append(bool((removed["score"].to_numpy() >= q75).any()))
+        per["multibox"] = _prec(np.array(real_l), np.array(conf_l), frame_conf(np.asarray(frames)))
+    out["per_assertion"] = per
+    tot_real = sum(v["real_errors"] for v in per.values())
+    tot_conf = sum(v["confident_errors"] for v in per.values())
+    out["confident_error_share"] = tot_conf / tot_real if tot_real else float("nan")
+    tot_fconf = sum(v["frame_confident_errors"] for v in per.values())
+    out["frame_confident_error_share"] = tot_fconf / tot_real if tot_real else float("nan")
+    out["score_q75_frame"] = q75_frame
+    return out
+
+
+def _prec(real: np.ndarray, conf: np.ndarray, fconf: np.ndarray) -> dict[str, float]:
+    n = len(real)
+    return {
+        "frame_confident_errors": int((real & fconf).sum()),
+        "firings": n,
+        "real_errors": int(real.sum()),
+        "precision": float(real.mean()) if n else float("nan"),
+        "confident_errors": int((real & conf).sum()),
+        "confident_share": float((real & conf).sum() / real.sum()) if real.sum() else float("nan"),
+    }

@@ -1,0 +1,343 @@
+"""Choosing what to label: bandit-based active learning over assertions (BAL) and the usual baselines.
+
+Kang et al. (2020), Sec. 4: each assertion is an arm. The first round spends the labelling budget
+evenly across assertions, on each assertion's highest-severity inputs. After the model is retrained, an
+assertion's reward is the relative drop in how often it fires; the next round splits the budget in
+proportion to those rewards. When no assertion improves by more than ``min_gain`` the round falls back to
+uncertainty sampling. A point flagged by several assertions is labelled and counted once.
+
+Baselines are implemented as their definitions say: least confidence (lowest top probability first),
+margin (*smallest* gap between the two top probabilities first; the authors' script sorted it the wrong
+way) and entropy (highest first), plus random. :class:`BanditUCB` is an upper-confidence-bound variant
+that remembers rewards across rounds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from dawn.core.errors import DawnError
+
+__all__ = ["BAL", "ActiveLoop", "BanditUCB", "PoolScores", "RandomSampling", "Uncertainty", "make_strategy"]
+
+
+@dataclass
+class PoolScores:
+    """What a strategy sees about the pool under the current model.
+
+    Attributes
+    ----------
+    ids : ndarray (n,)
+    severity : ndarray (n, a)
+        Severity of each assertion on each pool item (0 = abstain).
+    proba : ndarray (n, k) or None
+        The model's class probabilities.
+    names : list of str
+        Assertion names, one per severity column.
+    predictions : ndarray (n,) or None
+        The model's predictions (used to estimate assertion precision from the labels).
+    """
+
+    ids: np.ndarray
+    severity: np.ndarray
+    proba: np.ndarray | None = None
+    names: list[str] = field(default_factory=list)
+    predictions: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        self.ids = np.asarray(self.ids)
+        self.severity = np.asarray(self.severity, dtype=np.float64).reshape(len(self.ids), -1)
+        if not self.names:
+            self.names = [f"a{i}" for i in range(self.severity.shape[1])]
+        if len(self.names) != self.severity.shape[1]:
+            raise DawnError(
+                f"{len(self.names)} names for {self.severity.shape[1]} severity columns",
+                "name every assertion column once",
+            )
+        if self.proba is not None and len(self.proba) != len(self.ids):
+            raise DawnError("proba and ids differ in length", "score every pool item")
+
+
+def uncertainty_scores(proba: np.ndarray, kind: str) -> np.ndarray:
+    """Higher = more uncertain, for ``least_confidence``, ``margin`` and ``entropy``."""
+    p = np.asarray(proba, dtype=np.float64)
+    if kind == "least_confidence":
+        return 1.0 - p.max(axis=1)
+    if kind == "margin":
+        top2 = np.sort(p, axis=1)[:, -2:] if p.shape[1] > 1 else np.c_[np.zeros(len(p)), p]
+        return -(top2[:, 1] - top2[:, 0])  # small margin = uncertain = high score
+    if kind == "entropy":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return -np.nansum(np.where(p > 0, p * np.log(p), 0.0), axis=1)
+    raise DawnError(f"unknown uncertainty {kind!r}", "use least_confidence, margin or entropy")
+
+
+class Strategy:
+    """Base: ``observe`` the pool under the current model, then ``select`` a batch of ids."""
+
+    name = "strategy"
+
+    def observe(self, pool: PoolScores) -> None:
+        """Called once per round with fresh scores, before :meth:`select`."""
+
+    def select(
+        self, pool: PoolScores, budget: int, available: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        raise NotImplementedError
+
+
+class RandomSampling(Strategy):
+    name = "random"
+
+    def select(
+        self, pool: PoolScores, budget: int, available: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        cand = np.flatnonzero(available)
+        return rng.choice(cand, size=min(budget, len(cand)), replace=False)
+
+
+class Uncertainty(Strategy):
+    """Top-``budget`` most uncertain available items (random tie-break)."""
+
+    def __init__(self, kind: str = "least_confidence") -> None:
+        self.kind = kind
+        self.name = kind
+
+    def select(
+        self, pool: PoolScores, budget: int, available: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        if pool.proba is None:
+            raise DawnError("uncertainty sampling needs model probabilities", "pass proba in PoolScores")
+        cand = np.flatnonzero(available)
+        s = uncertainty_scores(pool.proba[cand], self.kind)
+        order = np.lexsort((rng.random(len(cand)), -s))
+        return cand[order[:budget]]
+
+
+def _split(budget: int, weights: np.ndarray) -> np.ndarray:
+    """Integer budget shares proportional to ``weights`` (largest remainder)."""
+    w = np.maximum(weights, 0)
+    if w.sum() <= 0:
+        return np.zeros(len(w), dtype=int)
+    exact = budget * w / w.sum()
+    out = np.floor(exact).astype(int)
+    rest = budget - out.sum()
+    out[np.argsort(-(exact - out), kind="stable")[:rest]] += 1
+    return out
+
+
+class BAL(Strategy):
+    """Bandit-based active learning over assertions (Kang et al., 2020, Algorithm 1).
+
+    Parameters
+    ----------
+    min_gain : float, default=0.01
+        Below this relative drop in firings for every assertion, fall back.
+    fallback : str, default="margin"
+        ``random`` or an uncertainty kind, used when no assertion improves, for leftover budget and to
+        break severity ties.
+    rank : {"severity", "uncertainty"}, default="severity"
+        How an assertion's flagged items are ordered: highest severity first (the paper), or most
+        uncertain first (a variant: the assertion chooses *where*, uncertainty chooses *which*).
+    """
+
+    name = "bal"
+
+    def __init__(self, min_gain: float = 0.01, fallback: str = "margin", rank: str = "severity") -> None:
+        if rank not in ("severity", "uncertainty"):
+            raise DawnError(f"unknown rank {rank!r}", "use severity (the paper) or uncertainty")
+        self.min_gain = min_gain
+        self.fallback = fallback
+        self.rank = rank
+        self._prev_rate: np.ndarray | None = None
+        self.rewards_: np.ndarray | None = None
+        self.history_: list[dict[str, Any]] = []
+
+    def _fallback(self) -> Strategy:
+        return RandomSampling() if self.fallback == "random" else Uncertainty(self.fallback)
+
+    def observe(self, pool: PoolScores) -> None:
+        rate = (pool.severity > 0).mean(axis=0)
+        if self._prev_rate is not None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                self.rewards_ = np.where(self._prev_rate > 0, (self._prev_rate - rate) / self._prev_rate, 0.0)
+        self._prev_rate = rate
+
+    def weights(self, pool: PoolScores) -> np.ndarray | None:
+        """Budget weights per assertion, or None to fall back."""
+        if self.rewards_ is None:
+            return np.ones(pool.severity.shape[1])
+        if not (self.rewards_ > self.min_gain).any():
+            return None
+        return np.where(self.rewards_ > self.min_gain, self.rewards_, 0.0)
+
+    def select(
+        self, pool: PoolScores, budget: int, available: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        w = self.weights(pool)
+        self.history_.append(
+            {
+                "weights": None if w is None else w.tolist(),
+                "rewards": None if self.rewards_ is None else self.rewards_.tolist(),
+            }
+        )
+        if w is None:
+            return self._fallback().select(pool, budget, available, rng)
+        return self._by_assertion(pool, budget, available, rng, w)
+
+    def _by_assertion(
+        self, pool: PoolScores, budget: int, available: np.ndarray, rng: np.random.Generator, w: np.ndarray
+    ) -> np.ndarray:
+        avail = available.copy()
+        flagged = (pool.severity > 0) & avail[:, None]
+        # an assertion with nothing to offer gets no share; its share goes to the others
+        w = np.where(flagged.any(axis=0), w, 0.0)
+        shares = _split(budget, w)
+        tie = rng.random(len(avail))
+        unc = (
+            uncertainty_scores(pool.proba, self.fallback)
+            if pool.proba is not None and self.fallback != "random"
+            else tie
+        )
+        chosen: list[int] = []
+        for a in np.argsort(-w, kind="stable"):
+            if shares[a] == 0:
+                continue
+            cand = np.flatnonzero((pool.severity[:, a] > 0) & avail)
+            if self.rank == "severity":  # the paper: highest severity first, ties by uncertainty
+                key = np.lexsort((-tie[cand], -unc[cand], -pool.severity[cand, a]))
+            else:  # among the items the assertion flags, the most uncertain first
+                key = np.lexsort((-tie[cand], -pool.severity[cand, a], -unc[cand]))
+            top = cand[key[: shares[a]]]
+            chosen.extend(top.tolist())
+            avail[top] = False  # counted once even if other assertions flag it too
+        left = budget - len(chosen)
+        if left > 0 and avail.any():
+            chosen.extend(self._fallback().select(pool, left, avail, rng).tolist())
+        return np.asarray(chosen, dtype=np.int64)
+
+
+class BanditUCB(BAL):
+    """BAL with an upper-confidence-bound arm score: mean past reward + ``c * sqrt(log t / n_a)``.
+
+    Unlike :class:`BAL`, which trusts only the last round's reward, this remembers every round's reward
+    and keeps exploring arms that have been tried less.
+    """
+
+    name = "bal_ucb"
+
+    def __init__(
+        self, c: float = 0.1, min_gain: float = 0.01, fallback: str = "margin", rank: str = "severity"
+    ) -> None:
+        super().__init__(min_gain=min_gain, fallback=fallback, rank=rank)
+        self.c = c
+        self._sum: np.ndarray | None = None
+        self._n: np.ndarray | None = None
+        self._t = 0
+
+    def observe(self, pool: PoolScores) -> None:
+        super().observe(pool)
+        if self.rewards_ is not None:
+            if self._sum is None or self._n is None:
+                self._sum = np.zeros_like(self.rewards_)
+                self._n = np.zeros_like(self.rewards_)
+            self._sum += self.rewards_
+            self._n += 1
+            self._t += 1
+
+    def weights(self, pool: PoolScores) -> np.ndarray | None:
+        if self._sum is None or self._n is None:
+            return np.ones(pool.severity.shape[1])
+        mean = self._sum / np.maximum(self._n, 1)
+        ucb = mean + self.c * np.sqrt(np.log(self._t + 1) / np.maximum(self._n, 1))
+        if not (ucb > self.min_gain).any():
+            return None
+        return np.where(ucb > self.min_gain, ucb, 0.0)
+
+
+def make_strategy(name: str) -> Strategy:
+    """``random``, ``least_confidence``, ``margin``, ``entropy``, ``bal``, ``bal_ucb``, ``bal_unc``."""
+    if name == "random":
+        return RandomSampling()
+    if name in ("least_confidence", "margin", "entropy"):
+        return Uncertainty(name)
+    if name == "bal":
+        return BAL()
+    if name == "bal_ucb":
+        return BanditUCB()
+    if name == "bal_unc":
+        b = BAL(rank="uncertainty")
+        b.name = "bal_unc"
+        return b
+    raise DawnError(
+        f"unknown strategy {name!r}", "use random, least_confidence, margin, entropy, bal, bal_ucb or bal_unc"
+    )
+
+
+class ActiveLoop:
+    """The labelling loop: ``select(budget) -> ids``, a human labels them, ``update(labels)``, retrain.
+
+    Parameters
+    ----------
+    score : callable
+        ``score() -> PoolScores`` for the *current* model over the whole pool; called once per
+        :meth:`select` (retrain your model between :meth:`update` and the next :meth:`select`).
+    strategy : Strategy or str
+    seed : int
+
+    Attributes
+    ----------
+    labels_ : dict
+        Every label collected so far.
+    """
+
+    def __init__(
+        self, score: Callable[[], PoolScores], strategy: Strategy | str = "bal", *, seed: int = 0
+    ) -> None:
+        self.score = score
+        self.strategy = make_strategy(strategy) if isinstance(strategy, str) else strategy
+        self.rng = np.random.default_rng(seed)
+        self.labels_: dict[Hashable, Any] = {}
+        self._last: PoolScores | None = None
+        self._selected: dict[Hashable, tuple[Any, np.ndarray]] = {}  # id -> (prediction, flags at selection)
+
+    def select(self, budget: int) -> list[Hashable]:
+        if budget < 1:
+            raise DawnError(f"budget {budget} < 1", "ask for at least one label")
+        pool = self.score()
+        self._last = pool
+        self.strategy.observe(pool)
+        available = np.array([i not in self.labels_ for i in pool.ids.tolist()], dtype=bool)
+        pos = self.strategy.select(pool, budget, available, self.rng)
+        out = pool.ids[pos].tolist()
+        for p, i in zip(pos, out, strict=True):
+            pred = None if pool.predictions is None else pool.predictions[p]
+            self._selected[i] = (pred, pool.severity[p] > 0)
+        return out
+
+    def update(self, labels: Mapping[Hashable, Any] | Sequence[tuple[Hashable, Any]]) -> None:
+        items = labels.items() if isinstance(labels, Mapping) else labels
+        for i, y in items:
+            self.labels_[i] = y
+
+    def precision(self) -> dict[str, dict[str, float]]:
+        """Per assertion: of the labelled items it flagged, the share the model got wrong."""
+        names = self._last.names if self._last is not None else []
+        hits = np.zeros(len(names))
+        n = np.zeros(len(names))
+        for i, (pred, flags) in self._selected.items():
+            if i in self.labels_ and pred is not None:
+                n += flags
+                hits += flags * (pred != self.labels_[i])
+        return {
+            a: {
+                "flagged_labelled": float(n[k]),
+                "errors": float(hits[k]),
+                "precision": float(hits[k] / n[k]) if n[k] else float("nan"),
+            }
+            for k, a in enumerate(names)
+        }

@@ -1,0 +1,203 @@
+"""The model-assertion abstraction: a vectorised function of a batch that returns per-item severities.
+
+Kang et al., "Model Assertions for Monitoring and Improving ML Models", MLSys 2020, Sec. 3: an
+assertion takes a model's inputs and outputs (optionally a recent window of them) and returns a
+severity >= 0 per item, 0 meaning abstain. Here an assertion sees a whole batch at once (a pandas
+DataFrame or numpy array) so it costs microseconds per row, and may return a *correction* (the value it
+believes is right) for each item it flags, which :mod:`dawn.assertions.weak` turns into weak labels.
+
+Items are identified by labels, never by position: a row assertion reports the batch's own index
+labels, a temporal detection assertion reports frame numbers. :class:`Streaming` makes any windowed
+assertion work on a live stream whose batches split a window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dawn.core.errors import DawnError
+
+__all__ = ["Assertion", "AssertionResult", "FunctionAssertion", "Streaming", "assertion", "check_all"]
+
+
+@dataclass
+class AssertionResult:
+    """What one assertion says about one batch.
+
+    Attributes
+    ----------
+    ids : ndarray of shape (n,)
+        The items judged (row index labels, or frame numbers for per-frame assertions).
+    severity : ndarray of shape (n,), float
+        Severity per item; 0 = abstain.
+    corrections : DataFrame or None
+        Proposed fixes for flagged items, one row each, with an ``id`` column and the corrected
+        values (plus ``action`` = ``"set"``, ``"add"`` or ``"remove"`` for detection outputs).
+    """
+
+    ids: np.ndarray
+    severity: np.ndarray
+    corrections: pd.DataFrame | None = None
+
+    def __post_init__(self) -> None:
+        self.ids = np.asarray(self.ids)
+        self.severity = np.asarray(self.severity, dtype=np.float64)
+        if self.ids.shape != self.severity.shape:
+            raise ValueError(f"ids {self.ids.shape} and severity {self.severity.shape} differ in shape")
+
+    @property
+    def fired(self) -> np.ndarray:
+        """Boolean mask of items with severity > 0."""
+        return self.severity > 0
+
+    def flagged(self) -> pd.Series:
+        """Severity of flagged items only, indexed by id, highest first."""
+        s = pd.Series(self.severity, index=self.ids)
+        return s[s > 0].sort_values(ascending=False, kind="stable")
+
+    def as_series(self) -> pd.Series:
+        return pd.Series(self.severity, index=self.ids)
+
+
+@dataclass
+class Assertion:
+    """Base class. Subclasses implement :meth:`check` on a whole batch.
+
+    Parameters
+    ----------
+    name : str
+        Identifies the assertion in event stores, reports and active-learning arms.
+    window : int
+        How many time units of history the assertion needs before an item (0 = stateless).
+    lookahead : int
+        How many time units after an item it needs before the item's verdict is final.
+    """
+
+    name: str = "assertion"
+    window: int = field(default=0, kw_only=True)
+    lookahead: int = field(default=0, kw_only=True)
+
+    def check(self, outputs: Any, inputs: Any = None) -> AssertionResult:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __call__(self, outputs: Any, inputs: Any = None) -> AssertionResult:
+        return self.check(outputs, inputs)
+
+
+class FunctionAssertion(Assertion):
+    """Wrap a vectorised function ``fn(outputs, inputs) -> severities`` (or ``(severities, corrections)``).
+
+    The function receives the whole batch; a bool array means severity 0/1. Ids are the batch's index
+    labels when it is a pandas object, else positions.
+    """
+
+    def __init__(self, fn: Callable[..., Any], name: str | None = None) -> None:
+        super().__init__(name=name or str(getattr(fn, "__name__", "assertion")))
+        self.fn = fn
+
+    def check(self, outputs: Any, inputs: Any = None) -> AssertionResult:
+        out = self.fn(outputs, inputs)
+        corrections = None
+        if isinstance(out, tuple):
+            out, corrections = out
+        sev = np.asarray(out, dtype=np.float64).reshape(-1)
+        n = len(outputs)
+        if sev.shape[0] != n:
+            raise DawnError(
+                f"assertion {self.name!r} returned {sev.shape[0]} severities for {n} items",
+                "return one severity per row of the batch",
+            )
+        ids = outputs.index.to_numpy() if isinstance(outputs, pd.DataFrame | pd.Series) else np.arange(n)
+        return AssertionResult(ids, sev, corrections)
+
+
+def assertion(fn: Callable[..., Any] | None = None, *, name: str | None = None) -> Any:
+    """Decorator: ``@assertion`` turns a vectorised function into a :class:`FunctionAssertion`."""
+    if fn is None:
+        return lambda f: FunctionAssertion(f, name)
+    return FunctionAssertion(fn, name)
+
+
+def check_all(assertions: list[Assertion], outputs: Any, inputs: Any = None) -> pd.DataFrame:
+    """Run several assertions; a long DataFrame of firings (``id``, ``assertion``, ``severity``)."""
+    frames = []
+    for a in assertions:
+        r = a.check(outputs, inputs)
+        m = r.fired
+        frames.append(pd.DataFrame({"id": r.ids[m], "assertion": a.name, "severity": r.severity[m]}))
+    if not frames:
+        return pd.DataFrame(columns=["id", "assertion", "severity"])
+    return pd.concat(frames, ignore_index=True)
+
+
+class Streaming:
+    """Run a windowed assertion over a live stream of batches, with state that spans batches.
+
+    Kang et al. (2020) run temporal assertions over a sliding window of recent outputs. The original
+    library was stateless per call, so a flicker split across two calls was never seen. This wrapper keeps
+    the last ``window + lookahead`` time units of rows, re-checks them with each new batch, and emits each
+    item's verdict exactly once, as soon as ``lookahead`` later time units have arrived. :meth:`flush`
+    emits the rest at the end of the stream. Batches must arrive in time order; rows out of order
+    *within* a batch are fine.
+
+    Parameters
+    ----------
+    inner : Assertion
+        A batch assertion whose ids are time values (e.g. frame numbers).
+    time_col : str
+        The column holding time.
+    """
+
+    def __init__(self, inner: Assertion, time_col: str = "frame") -> None:
+        self.inner = inner
+        self.time_col = time_col
+        self.name = inner.name
+        self._buffer: pd.DataFrame | None = None
+        self._emitted_upto: float = -np.inf  # every item with time <= this has been emitted
+        self._last_time: float = -np.inf
+
+    def update(self, batch: pd.DataFrame, last_time: float | None = None) -> AssertionResult:
+        """Add a batch; return verdicts that became final. ``last_time``: the batch's last time unit
+        (frames with no rows still count as seen), default the largest time in the batch."""
+        if self.time_col not in batch.columns:
+            raise DawnError(f"streaming batch has no {self.time_col!r} column", "pass the time column")
+        t = batch[self.time_col].to_numpy()
+        batch_last = float(t.max()) if len(t) else self._last_time
+        if last_time is not None:
+            batch_last = max(batch_last, float(last_time))
+        if len(t) and float(t.min()) <= self._emitted_upto:
+            raise DawnError(
+                f"out-of-order batch: time {t.min()} already emitted (up to {self._emitted_upto})",
+                "send batches in time order, or check the whole batch with the assertion itself",
+            )
+        self._last_time = max(self._last_time, batch_last)
+        buf = batch if self._buffer is None else pd.concat([self._buffer, batch], ignore_index=True)
+        final_upto = self._last_time - self.inner.lookahead
+        res = self._emit(buf, final_upto)
+        keep_from = final_upto - self.inner.window - self.inner.lookahead
+        self._buffer = buf[buf[self.time_col].to_numpy() > keep_from].reset_index(drop=True)
+        return res
+
+    def flush(self) -> AssertionResult:
+        """Emit every remaining verdict (end of stream)."""
+        if self._buffer is None:
+            return AssertionResult(np.array([]), np.array([]))
+        res = self._emit(self._buffer, self._last_time)
+        self._buffer = None
+        return res
+
+    def _emit(self, buf: pd.DataFrame, final_upto: float) -> AssertionResult:
+        r = self.inner.check(buf)
+        ids = r.ids.astype(np.float64) if r.ids.size else r.ids
+        m = (ids > self._emitted_upto) & (ids <= final_upto) if r.ids.size else np.zeros(0, bool)
+        corr = r.corrections
+        if corr is not None and len(corr):
+            cid = corr["id"].to_numpy(dtype=np.float64)
+            corr = corr[(cid > self._emitted_upto) & (cid <= final_upto)].reset_index(drop=True)
+        self._emitted_upto = max(self._emitted_upto, final_upto)
+        return AssertionResult(r.ids[m], r.severity[m], corr)

@@ -1,0 +1,316 @@
+"""Built-in assertions from the paper (Kang et al., 2020, Sec. 5) and simple tabular checks.
+
+Video (per-frame severity, corrections as boxes to add or remove):
+
+- :class:`Flicker`: a tracked object vanishes for at most ``max_gap`` frames and returns.
+- :class:`Appear`: an object appears for at most ``max_len`` frames and vanishes (likely false positive).
+- :class:`MultiBox`: three or more boxes overlap heavily in one frame.
+- :class:`ClassFlip`: a tracked identity's class goes A -> B -> A within ``window`` frames (ECG AF, too).
+- :class:`Agreement`: two models or sensors disagree: boxes without an IoU partner in the other output,
+  or, for classifiers, different labels.
+
+Tabular (per-row severity): :class:`Range` and :class:`Invariant`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from dawn.assertions.base import Assertion, AssertionResult
+from dawn.assertions.consistency import TransitionConsistency
+from dawn.assertions.detection import BOX, as_detections, iou
+from dawn.assertions.detection import track as run_tracker
+from dawn.core.errors import DawnError
+
+__all__ = ["Agreement", "Appear", "ClassFlip", "Flicker", "Invariant", "MultiBox", "Range"]
+
+
+def _tracked(outputs: pd.DataFrame, iou_threshold: float, max_age: int) -> pd.DataFrame:
+    det = as_detections(outputs)
+    if "track" not in det.columns:
+        det = run_tracker(det, iou_threshold=iou_threshold, max_age=max_age)
+    return det
+
+
+def _per_frame(
+    frames_all: np.ndarray, fired_frames: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    ids = np.unique(np.r_[frames_all, fired_frames]).astype(np.int64)
+    sev = np.zeros(len(ids))
+    if len(fired_frames):
+        np.add.at(sev, np.searchsorted(ids, fired_frames), 1.0 if weights is None else weights)
+    return ids, sev
+
+
+@dataclass
+class Flicker(Assertion):
+    """A tracked box disappears for 1..``max_gap`` frames and comes back; severity = boxes missing in the
+    frame; correction = the box interpolated between its neighbours (``action="add"``)."""
+
+    name: str = "flicker"
+    max_gap: int = 2
+    iou_threshold: float = 0.3
+
+    def __post_init__(self) -> None:
+        self.window = self.lookahead = self.max_gap + 2
+
+    def check(self, outputs: pd.DataFrame, inputs: object = None) -> AssertionResult:
+        det = _tracked(outputs, self.iou_threshold, self.max_gap + 1)
+        tc = TransitionConsistency(
+            id_col="track",
+            time_col="frame",
+            max_transitions=1,
+            horizon=self.max_gap,
+            period=1.0,
+            interpolate=[*BOX, "score"],
+        )
+        corr = tc._corrections(det, tc.analyse(det))
+        add = corr[corr["action"] == "add"].drop(columns=["id"]).reset_index(drop=True)
+        frames = add["frame"].to_numpy(dtype=np.int64) if len(add) else np.zeros(0, np.int64)
+        ids, sev = _per_frame(det["frame"].to_numpy(), frames)
+        if len(add):
+            add.insert(0, "id", frames)
+            add["cls"] = add["track"].map(det.drop_duplicates("track").set_index("track")["cls"])
+        return AssertionResult(ids, sev, add)
+
+
+@dataclass
+class Appear(Assertion):
+    """An object shows up for at most ``max_len`` frames and is gone before and after (for more than
+    ``max_gap`` frames); severity = such boxes in the frame; correction = remove them."""
+
+    name: str = "appear"
+    max_len: int = 2
+    max_gap: int = 2
+    iou_threshold: float = 0.3
+
+    def __post_init__(self) -> None:
+        self.window = self.lookahead = self.max_len + self.max_gap + 2
+
+    def check(self, outputs: pd.DataFrame, inputs: object = None) -> AssertionResult:
+        det = _tracked(outputs, self.iou_threshold, self.max_gap + 1)
+        f = det["frame"].to_numpy()
+        codes, _ = pd.factorize(det["track"])
+        order = np.lexsort((f, codes))
+        c, t = codes[order], f[order]
+        start = np.r_[True, c[1:] != c[:-1]]
+        tid = np.cumsum(start) - 1
+        starts = np.flatnonzero(start)
+        first, last = t[starts], t[np.r_[starts[1:], len(t)] - 1]
+        length = last - first + 1
+        lo, hi = (f.min(), f.max()) if len(f) else (0, 0)
+        # a track cut by the start or end of the batch may be longer than we can see: never flag it
+        short = (length <= self.max_len) & (first - lo > self.max_gap) & (hi - last > self.max_gap)
+        rm_sorted = short[tid]
+        pos = order[rm_sorted]
+        ids, sev = _per_frame(f, f[pos])
+        corr = det.iloc[pos][["row", "frame", *BOX, "score", "cls", "track"]].copy()
+        corr.insert(0, "id", f[pos])
+        corr.insert(1, "action", "remove")
+        return AssertionResult(ids, sev, corr.reset_index(drop=True))
+
+
+@dataclass
+class MultiBox(Assertion):
+    """Three or more boxes in one frame overlap pairwise by more than ``threshold``.
+
+    ``overlap="ios"`` measures intersection over the smaller box (nested boxes of one person at two
+    scales overlap fully but have a low IoU); ``"iou"`` the usual IoU. Severity = boxes in the largest
+    overlapping group beyond two; correction = keep the group's highest-scoring box, remove the rest.
+    """
+
+    name: str = "multibox"
+    threshold: float = 0.5
+    min_boxes: int = 3
+    overlap: str = "ios"
+
+    def check(self, outputs: pd.DataFrame, inputs: object = None) -> AssertionResult:
+        det = as_detections(outputs)
+        f = det["frame"].to_numpy()
+        # self-join on frame, vectorised: every ordered pair of distinct boxes in the same frame
+        order = np.argsort(f, kind="stable")
+        fs = f[order]
+        starts = np.searchsorted(fs, fs, side="left")
+        ends = np.searchsorted(fs, fs, side="right")
+        cnt = ends - starts
+        i_rep = np.repeat(np.arange(len(fs)), cnt)
+        j = starts[i_rep] + (np.arange(len(i_rep)) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+        keep = i_rep != j
+        i_rep, j = i_rep[keep], j[keep]
+        b = det[BOX].to_numpy()[order]
+        ov = self._overlap(b[i_rep], b[j])
+        strong = ov > self.threshold
+        deg = np.bincount(i_rep[strong], minlength=len(fs))  # strongly overlapping neighbours per box
+        hub = deg + 1 >= self.min_boxes
+        flagged_frames = np.unique(fs[hub])
+        ids = np.unique(f).astype(np.int64)
+        sev = np.zeros(len(ids))
+        corr_rows = []
+        for fr in flagged_frames:
+            hubs = np.flatnonzero(hub & (fs == fr))
+            centre = hubs[np.argmax(deg[hubs])]
+            group = np.r_[centre, j[(i_rep == centre) & strong]]
+            sev[np.searchsorted(ids, fr)] = len(group) - self.min_boxes + 1
+            scores = det["score"].to_numpy()[order][group]
+            for g in np.delete(group, np.argmax(scores)):
+                corr_rows.append(order[g])
+        corr = det.iloc[corr_rows][["row", "frame", *BOX, "score", "cls"]].copy()
+        corr.insert(0, "id", corr["frame"].to_numpy())
+        corr.insert(1, "action", "remove")
+        return AssertionResult(ids, sev, corr.reset_index(drop=True))
+
+    def _overlap(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        ix = np.clip(np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]), 0, None)
+        iy = np.clip(np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]), 0, None)
+        inter = ix * iy
+        area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+        area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+        den = np.minimum(area_a, area_b) if self.overlap == "ios" else area_a + area_b - inter
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(den > 0, inter / den, 0.0)
+
+
+@dataclass
+class ClassFlip(Assertion):
+    """An identity's class goes A -> B -> A with the B run at most ``window`` time units long.
+
+    Works on any table with ``id_col``, ``time_col`` and ``attr`` (a tracked detection table by default,
+    or ECG rhythm labels per patient). Severity 1 per row of the B run; correction: set it to A.
+    """
+
+    name: str = "class_flip"
+    id_col: str = "track"
+    time_col: str = "frame"
+    attr: str = "cls"
+    max_run: int = 3
+
+    def __post_init__(self) -> None:
+        self.window = self.lookahead = self.max_run + 1
+
+    def check(self, outputs: pd.DataFrame, inputs: object = None) -> AssertionResult:
+        for c in (self.id_col, self.time_col, self.attr):
+            if c not in outputs.columns:
+                raise DawnError(
+                    f"column {c!r} not found",
+                    f"class_flip needs {self.id_col}, {self.time_col}, "
+                    f"{self.attr}; track detections first with dawn.assertions.track",
+                )
+        codes, _ = pd.factorize(outputs[self.id_col])
+        vals, uniq = pd.factorize(outputs[self.attr])
+        t = outputs[self.time_col].to_numpy(dtype=np.float64)
+        order = np.lexsort((t, codes))
+        c, v, ts = codes[order], vals[order], t[order]
+        run_start = np.r_[True, (c[1:] != c[:-1]) | (v[1:] != v[:-1])]
+        run = np.cumsum(run_start) - 1
+        rs = np.flatnonzero(run_start)
+        re = np.r_[rs[1:], len(c)] - 1
+        rc, rv = c[rs], v[rs]
+        dur = ts[re] - ts[rs] + 1
+        mid = np.zeros(len(rs), dtype=bool)
+        if len(rs) >= 3:
+            k = np.arange(1, len(rs) - 1)
+            mid[k] = (
+                (rc[k - 1] == rc[k])
+                & (rc[k + 1] == rc[k])
+                & (rv[k - 1] == rv[k + 1])
+                & (dur[k] <= self.max_run)
+            )
+        sev_sorted = mid[run].astype(np.float64)
+        sev = np.empty(len(c))
+        sev[order] = sev_sorted
+        fired = order[sev_sorted > 0]
+        prev_val = np.asarray(uniq)[rv[np.maximum(run - 1, 0)]]
+        idx = outputs.index.to_numpy()
+        corr = pd.DataFrame(
+            {"id": idx[fired], "action": "set", "column": self.attr, "value": prev_val[sev_sorted > 0]}
+        )
+        return AssertionResult(idx, sev, corr)
+
+
+@dataclass
+class Agreement(Assertion):
+    """Two models or sensors must agree (Kang et al., 2020: LIDAR vs camera).
+
+    ``check((a, b))`` with two detection tables: severity per frame = boxes in either output with no
+    partner of IoU >= ``iou_threshold`` in the other. ``check((p, q))`` with two arrays of class
+    probabilities (n, k) or labels (n,): severity per row = 0 where the top classes agree, else the
+    total-variation distance between the distributions (1 where hard labels differ).
+    """
+
+    name: str = "agreement"
+    iou_threshold: float = 0.5
+
+    def check(self, outputs: object, inputs: object = None) -> AssertionResult:
+        if not (isinstance(outputs, tuple | list) and len(outputs) == 2):
+            raise DawnError("agreement needs a pair (model_a_output, model_b_output)", "pass check((a, b))")
+        a, b = outputs
+        if isinstance(a, pd.DataFrame) and set(BOX) <= set(a.columns):
+            return self._boxes(as_detections(a), as_detections(b))
+        pa, pb = np.asarray(a), np.asarray(b)
+        if pa.shape != pb.shape:
+            raise DawnError(
+                f"agreement inputs differ in shape: {pa.shape} vs {pb.shape}", "align the two outputs"
+            )
+        if pa.ndim == 1:
+            sev = (pa != pb).astype(np.float64)
+        else:  # abstain where the top classes agree; otherwise how far apart the distributions are
+            sev = np.where(pa.argmax(axis=1) != pb.argmax(axis=1), 0.5 * np.abs(pa - pb).sum(axis=1), 0.0)
+        ids = a.index.to_numpy() if isinstance(a, pd.Series | pd.DataFrame) else np.arange(len(pa))
+        return AssertionResult(ids, sev)
+
+    def _boxes(self, a: pd.DataFrame, b: pd.DataFrame) -> AssertionResult:
+        fa, fb = a["frame"].to_numpy(), b["frame"].to_numpy()
+        ids = np.unique(np.r_[fa, fb]).astype(np.int64)
+        sev = np.zeros(len(ids))
+        ba, bb = a[BOX].to_numpy(), b[BOX].to_numpy()
+        oa, ob = np.argsort(fa, kind="stable"), np.argsort(fb, kind="stable")
+        sa, sb = fa[oa], fb[ob]
+        for k, fr in enumerate(ids):
+            ia = oa[np.searchsorted(sa, fr, "left") : np.searchsorted(sa, fr, "right")]
+            ib = ob[np.searchsorted(sb, fr, "left") : np.searchsorted(sb, fr, "right")]
+            if len(ia) and len(ib):
+                m = iou(ba[ia], bb[ib]) >= self.iou_threshold
+                sev[k] = (~m.any(axis=1)).sum() + (~m.any(axis=0)).sum()
+            else:
+                sev[k] = len(ia) + len(ib)
+        return AssertionResult(ids, sev)
+
+
+@dataclass
+class Range(Assertion):
+    """``column`` must lie in [``low``, ``high``]; severity = distance outside (NaN counts as 1)."""
+
+    name: str = "range"
+    column: str = "score"
+    low: float = -np.inf
+    high: float = np.inf
+
+    def check(self, outputs: pd.DataFrame, inputs: object = None) -> AssertionResult:
+        if self.column not in outputs.columns:
+            raise DawnError(f"column {self.column!r} not found", "name an existing column")
+        v = outputs[self.column].to_numpy(dtype=np.float64)
+        sev = np.maximum(self.low - v, 0) + np.maximum(v - self.high, 0)
+        sev = np.where(np.isnan(v), 1.0, sev)
+        return AssertionResult(outputs.index.to_numpy(), sev)
+
+
+@dataclass
+class Invariant(Assertion):
+    """A boolean pandas expression that must hold per row, e.g. ``"p_fraud + p_ok <= 1.0001"``;
+    severity 1 where it is false (evaluated vectorised with ``DataFrame.eval``)."""
+
+    name: str = "invariant"
+    expr: str = "True"
+
+    def check(self, outputs: pd.DataFrame, inputs: object = None) -> AssertionResult:
+        try:
+            ok = outputs.eval(self.expr)
+        except Exception as exc:  # pandas raises many types for a bad expression
+            raise DawnError(
+                f"invariant {self.expr!r} cannot be evaluated: {exc}", "fix the expression"
+            ) from exc
+        ok_arr = np.broadcast_to(np.asarray(ok, dtype=bool), (len(outputs),))
+        return AssertionResult(outputs.index.to_numpy(), (~ok_arr).astype(np.float64))

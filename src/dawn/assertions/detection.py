@@ -1,0 +1,170 @@
+"""Typed detection outputs: boxes, scores, classes and frames; IoU helpers; a greedy IoU tracker.
+
+A detection table is a pandas DataFrame with one row per box and the columns of :data:`COLUMNS`
+(``frame``, ``x1``, ``y1``, ``x2``, ``y2``, ``score``, ``cls``; optional ``track``). Assertions over video
+(Kang et al., 2020, Sec. 5.1: flicker, multibox, appear) work on these tables; the tracker gives each box
+an identity so the consistency API can treat a tracked object like any other entity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from dawn.core.errors import DawnError
+
+__all__ = ["COLUMNS", "IoUTracker", "as_detections", "iou", "iou_pairs", "track"]
+
+COLUMNS = ("frame", "x1", "y1", "x2", "y2", "score", "cls")
+BOX = ["x1", "y1", "x2", "y2"]
+
+
+def as_detections(df: pd.DataFrame, *, require_score: bool = True) -> pd.DataFrame:
+    """Validate a detection table and return it with a clean 0..n-1 index and canonical dtypes.
+
+    Raises :class:`DawnError` for missing columns, non-numeric values, NaN boxes or scores, and boxes of
+    negative size. Zero-size boxes are allowed (they match nothing). Rows may be in any order; the
+    original index labels are kept in the ``row`` column so results can be mapped back.
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise DawnError(
+            f"detections must be a pandas DataFrame, got {type(df).__name__}",
+            f"build one with columns {', '.join(COLUMNS)}",
+        )
+    need = ["frame", *BOX] + (["score"] if require_score else [])
+    missing = [c for c in need if c not in df.columns]
+    if missing:
+        raise DawnError(f"detections lack column(s) {missing}", f"provide columns {', '.join(COLUMNS)}")
+    out = pd.DataFrame({"row": df.index.to_numpy()})
+    for c in need:
+        v = df[c]
+        if not pd.api.types.is_numeric_dtype(v):
+            raise DawnError(
+                f"detection column {c!r} is {v.dtype}, not numeric", "convert it with astype(float)"
+            )
+        arr = v.to_numpy(dtype=np.float64)
+        if np.isnan(arr).any():
+            raise DawnError(
+                f"detection column {c!r} has {int(np.isnan(arr).sum())} NaN value(s)",
+                "drop or fill those rows before checking",
+            )
+        out[c] = arr
+    if "score" not in out:
+        out["score"] = 1.0
+    out["frame"] = out["frame"].astype(np.int64)
+    out["cls"] = df["cls"].to_numpy() if "cls" in df.columns else 0
+    if "track" in df.columns:
+        out["track"] = df["track"].to_numpy()
+    bad = (out["x2"].to_numpy() < out["x1"].to_numpy()) | (out["y2"].to_numpy() < out["y1"].to_numpy())
+    if bad.any():
+        raise DawnError(
+            f"{int(bad.sum())} box(es) have negative size (x2 < x1 or y2 < y1)",
+            "boxes are x1, y1, x2, y2 corners; convert from x, y, w, h first",
+        )
+    return out
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise intersection-over-union of boxes ``a`` (n, 4) and ``b`` (m, 4): an (n, m) matrix."""
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    ix = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
+    iy = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
+    inter = ix * iy
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(union > 0, inter / union, 0.0)
+
+
+def iou_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise IoU of equally long box arrays ``a`` and ``b``: shape (n,)."""
+    ix = np.clip(np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]), 0, None)
+    iy = np.clip(np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]), 0, None)
+    inter = ix * iy
+    union = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]) + (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]) - inter
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(union > 0, inter / union, 0.0)
+
+
+def greedy_match(m: np.ndarray, threshold: float) -> list[tuple[int, int]]:
+    """Greedy one-to-one matching on a score matrix: best pair first, pairs below ``threshold`` dropped."""
+    pairs: list[tuple[int, int]] = []
+    if m.size == 0:
+        return pairs
+    order = np.argsort(-m, axis=None, kind="stable")
+    used_r: set[int] = set()
+    used_c: set[int] = set()
+    for flat in order:
+        r, c = divmod(int(flat), m.shape[1])
+        if m[r, c] < threshold:
+            break
+        if r in used_r or c in used_c:
+            continue
+        used_r.add(r)
+        used_c.add(c)
+        pairs.append((r, c))
+    return pairs
+
+
+@dataclass
+class IoUTracker:
+    """Greedy IoU tracker (Bochinski et al., 2017, simplified): streaming, one frame at a time.
+
+    Each box is matched to the active track whose last box overlaps it most (IoU >= ``iou_threshold``,
+    same class); unmatched boxes start new tracks. A track survives ``max_age`` frames without a match,
+    so a box that flickers out for a frame keeps its identity, which the flicker assertion needs.
+
+    Parameters
+    ----------
+    iou_threshold : float, default=0.3
+    max_age : int, default=3
+        Frames a track may go unmatched before it ends.
+    """
+
+    iou_threshold: float = 0.3
+    max_age: int = 3
+    _next_id: int = field(default=0, init=False, repr=False)
+    _active: dict[int, tuple[int, np.ndarray, object]] = field(default_factory=dict, init=False, repr=False)
+
+    def update(self, frame: int, boxes: np.ndarray, classes: np.ndarray | None = None) -> np.ndarray:
+        """Assign track ids to the boxes of one frame (frames must come in increasing order)."""
+        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        classes = np.zeros(len(boxes), dtype=np.int64) if classes is None else np.asarray(classes)
+        self._active = {k: v for k, v in self._active.items() if frame - v[0] <= self.max_age}
+        keys = list(self._active)
+        ids = np.full(len(boxes), -1, dtype=np.int64)
+        if keys and len(boxes):
+            prev = np.stack([self._active[k][1] for k in keys])
+            m = iou(boxes, prev)
+            same = classes[:, None] == np.array([self._active[k][2] for k in keys], dtype=object)[None, :]
+            m = np.where(same, m, 0.0)
+            for r, c in greedy_match(m, self.iou_threshold):
+                ids[r] = keys[c]
+        for r in np.flatnonzero(ids < 0).tolist():
+            ids[r] = self._next_id
+            self._next_id += 1
+        for r, k in enumerate(ids):
+            self._active[int(k)] = (frame, boxes[r], classes[r])
+        return ids
+
+
+def track(det: pd.DataFrame, *, iou_threshold: float = 0.3, max_age: int = 3) -> pd.DataFrame:
+    """Add a ``track`` column to a (validated) detection table; any row order, same row order back."""
+    det = det if "row" in det.columns else as_detections(det)
+    tracker = IoUTracker(iou_threshold=iou_threshold, max_age=max_age)
+    out = det.copy()
+    tracks = np.empty(len(det), dtype=np.int64)
+    frames = det["frame"].to_numpy()
+    boxes = det[BOX].to_numpy()
+    cls = det["cls"].to_numpy()
+    order = np.argsort(frames, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(frames[order]) != 0])
+    for s, e in zip(starts, np.r_[starts[1:], len(order)], strict=True):
+        idx = order[s:e]
+        tracks[idx] = tracker.update(int(frames[idx[0]]), boxes[idx], cls[idx])
+    out["track"] = tracks
+    return out

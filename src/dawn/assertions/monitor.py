@@ -1,0 +1,273 @@
+"""Runtime monitoring: wrap a model, run assertions on its outputs, record firings, act on them.
+
+Kang et al. (2020), Sec. 3.1 and 5.1: assertions run beside a deployed model and flag likely errors,
+including confident ones that uncertainty monitoring misses; a firing can trigger a corrective action
+(e.g. hand control to a human). :class:`Monitor` wraps any predict callable, scikit-learn estimator or
+``torch.nn.Module``. Predictions are returned unchanged unless a ``fallback`` hook replaces flagged
+items; an assertion that raises is recorded as an assertion failure and never breaks the prediction;
+a store that cannot be written is logged and its events are kept in memory until it can.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dawn.assertions.base import Assertion
+from dawn.assertions.store import EventStore, now
+from dawn.core.errors import DawnError
+from dawn.core.logging import get_logger
+
+log = get_logger(__name__)
+
+__all__ = ["AssertionFired", "Hook", "Monitor"]
+
+HOOK_ACTIONS = ("record", "raise", "fallback", "suppress", "review")
+
+
+class AssertionFired(DawnError):
+    """Raised by a ``raise`` hook when its assertion fires on a prediction."""
+
+
+@dataclass
+class Hook:
+    """What to do when an assertion fires.
+
+    action : {"record", "raise", "fallback", "suppress", "review"}
+        ``record`` (default) only logs the firing; ``raise`` logs it and raises :class:`AssertionFired`;
+        ``fallback`` replaces the flagged items' predictions with ``fallback(inputs_of_flagged_items)``;
+        ``suppress`` ignores the assertion's firings entirely; ``review`` logs the firing with kind
+        ``review`` and appends the input id to :attr:`Monitor.review_queue`.
+    min_severity : float
+        Firings below this severity are recorded but do not trigger the action.
+    """
+
+    action: str = "record"
+    fallback: Callable[[Any], Any] | None = None
+    min_severity: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.action not in HOOK_ACTIONS:
+            raise DawnError(f"unknown hook action {self.action!r}", f"use one of {', '.join(HOOK_ACTIONS)}")
+        if self.action == "fallback" and self.fallback is None:
+            raise DawnError("a fallback hook needs a fallback callable", "pass Hook('fallback', fallback=fn)")
+
+
+def _as_predict(model: Any) -> tuple[Callable[[Any], Any], Callable[[Any], Any] | None]:
+    """The predict function and, if the model has one, its probability function."""
+    try:
+        import torch
+
+        if isinstance(model, torch.nn.Module):
+
+            def torch_predict(x: Any) -> Any:
+                with torch.no_grad():
+                    return model(x)
+
+            return torch_predict, None
+    except ImportError:  # pragma: no cover - torch is a core dependency
+        pass
+    if hasattr(model, "predict"):
+        return model.predict, getattr(model, "predict_proba", None)
+    if callable(model):
+        return model, None
+    raise DawnError(
+        f"cannot monitor a {type(model).__name__}", "pass a callable, an estimator or a torch module"
+    )
+
+
+class Monitor:
+    """Wrap a model so every prediction is checked by model assertions.
+
+    Parameters
+    ----------
+    model : callable, scikit-learn estimator or torch.nn.Module
+    assertions : list of Assertion
+        Each is called as ``a.check(outputs, inputs)`` on the batch.
+    store : EventStore, path or None
+        Where firings go (default: an in-memory SQLite store).
+    hooks : mapping of assertion name -> Hook
+    sample_rate : float, default=1.0
+        Fraction of batches checked, to cap overhead; the choice is made by a seeded generator.
+    confidence : callable or None
+        ``confidence(inputs, outputs) -> (n,) array``. By default: max class probability when the model
+        has ``predict_proba`` (costs one more call), the max of a 2-D output, or unknown.
+    ids : callable or None
+        ``ids(inputs) -> (n,) ids``; default the index of a DataFrame input, else running numbers.
+    name : str
+        The model's name in the store.
+    seed : int
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        assertions: list[Assertion],
+        *,
+        store: EventStore | str | None = None,
+        hooks: Mapping[str, Hook] | None = None,
+        sample_rate: float = 1.0,
+        confidence: Callable[[Any, Any], Any] | None = None,
+        ids: Callable[[Any], Any] | None = None,
+        name: str = "model",
+        seed: int = 0,
+    ) -> None:
+        if not 0.0 <= sample_rate <= 1.0:
+            raise DawnError(f"sample_rate {sample_rate} is outside [0, 1]", "pass a fraction such as 0.1")
+        self.model = model
+        self.assertions = list(assertions)
+        self.store = store if isinstance(store, EventStore) else EventStore(store or ":memory:")
+        self.hooks = dict(hooks or {})
+        unknown = set(self.hooks) - {a.name for a in self.assertions}
+        if unknown:
+            raise DawnError(f"hooks for unknown assertion(s) {sorted(unknown)}", "use the assertions' names")
+        self.sample_rate = sample_rate
+        self.confidence = confidence
+        self.ids = ids
+        self.name = name
+        self._predict, self._proba = _as_predict(model)
+        self._rng = np.random.default_rng(seed)
+        self._counter = 0
+        self._pending: deque[tuple[Any, ...]] = deque(maxlen=100_000)  # events the store refused
+        self.review_queue: deque[Any] = deque(maxlen=100_000)
+        self.stats = {"batches": 0, "checked": 0, "firings": 0, "assertion_errors": 0, "store_errors": 0}
+
+    def __call__(self, inputs: Any) -> Any:
+        return self.predict(inputs)
+
+    def predict(self, inputs: Any) -> Any:
+        """Predict, check (on a sample of batches), record, apply hooks; return the predictions."""
+        outputs = self._predict(inputs)
+        self.stats["batches"] += 1
+        n = len(inputs) if hasattr(inputs, "__len__") else 1
+        ids = self._ids(inputs, n)
+        if self.sample_rate < 1.0 and self._rng.random() >= self.sample_rate:
+            return outputs
+        self.stats["checked"] += 1
+        conf = self._confidence(inputs, outputs)
+        ts = now()
+        events: list[tuple[Any, ...]] = []
+        to_raise: list[str] = []
+        for a in self.assertions:
+            hook = self.hooks.get(a.name, Hook())
+            if hook.action == "suppress":
+                continue
+            try:
+                res = a.check(outputs, inputs)
+            except Exception as exc:  # an assertion bug must never break the prediction
+                self.stats["assertion_errors"] += 1
+                msg = " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
+                events.append((ts, self.name, "*", a.name, 0.0, None, "error", msg))
+                continue
+            fired = np.flatnonzero(res.severity > 0)
+            if fired.size == 0:
+                continue
+            pos = self._positions(res.ids[fired], ids, n, res)
+            kind = "review" if hook.action == "review" else "fired"
+            for k, p in zip(fired, pos, strict=True):
+                c = None if conf is None or p is None else float(conf[p])
+                iid = str(ids[p]) if p is not None else str(res.ids[k])
+                events.append((ts, self.name, iid, a.name, float(res.severity[k]), c, kind, None))
+            self.stats["firings"] += int(fired.size)
+            act = fired[res.severity[fired] >= hook.min_severity]
+            if act.size == 0:
+                continue
+            if hook.action == "review":
+                self.review_queue.extend(
+                    ids[p] if p is not None else res.ids[k] for k, p in zip(fired, pos, strict=True)
+                )
+            elif hook.action == "raise":
+                to_raise.append(f"{a.name} on {act.size} item(s)")
+            elif hook.action == "fallback" and hook.fallback is not None:
+                rows = [
+                    p
+                    for k, p in zip(fired, pos, strict=True)
+                    if p is not None and res.severity[k] >= hook.min_severity
+                ]
+                outputs = self._apply_fallback(outputs, inputs, sorted(set(rows)), hook.fallback)
+        self._write(events)
+        if to_raise:
+            raise AssertionFired(
+                "model assertion fired: " + "; ".join(to_raise),
+                "inspect the flagged inputs (the firings are in the event store)",
+            )
+        return outputs
+
+    def _ids(self, inputs: Any, n: int) -> np.ndarray:
+        if self.ids is not None:
+            return np.asarray(self.ids(inputs))
+        if isinstance(inputs, pd.DataFrame | pd.Series):
+            return inputs.index.to_numpy()
+        out = np.arange(self._counter, self._counter + n)
+        self._counter += n
+        return out
+
+    @staticmethod
+    def _positions(fired_ids: np.ndarray, ids: np.ndarray, n: int, res: Any) -> list[int | None]:
+        """Map an assertion's item ids back to batch positions (None for items that are not rows,
+        such as frames of a detection batch)."""
+        if len(res.ids) == n and np.array_equal(res.ids, ids):
+            lookup = {v: i for i, v in enumerate(ids.tolist())}
+            return [lookup.get(v) for v in fired_ids.tolist()]
+        if len(res.ids) == n:  # positional ids (array input)
+            return [int(v) if isinstance(v, int | np.integer) and 0 <= v < n else None for v in fired_ids]
+        return [None] * len(fired_ids)
+
+    def _confidence(self, inputs: Any, outputs: Any) -> np.ndarray | None:
+        try:
+            if self.confidence is not None:
+                return np.asarray(self.confidence(inputs, outputs), dtype=np.float64).reshape(-1)
+            if self._proba is not None:
+                return np.asarray(self._proba(inputs)).max(axis=1)
+            arr = outputs.detach().cpu().numpy() if hasattr(outputs, "detach") else outputs
+            arr = np.asarray(arr)
+            if arr.ndim == 2 and arr.dtype.kind == "f":
+                return arr.max(axis=1)
+        except Exception as exc:  # confidence is best effort; never break the prediction
+            log.debug("confidence unavailable: %s", exc)
+        return None
+
+    @staticmethod
+    def _apply_fallback(outputs: Any, inputs: Any, rows: list[int], fallback: Callable[[Any], Any]) -> Any:
+        if not rows:
+            return outputs
+        sub = inputs.iloc[rows] if isinstance(inputs, pd.DataFrame | pd.Series) else inputs[rows]
+        repl = fallback(sub)
+        if isinstance(outputs, pd.DataFrame | pd.Series):
+            out = outputs.copy()
+            out.iloc[rows] = np.asarray(repl)
+            return out
+        if hasattr(outputs, "clone"):
+            out = outputs.clone()
+            out[rows] = repl
+            return out
+        out = np.array(outputs, copy=True)
+        out[rows] = np.asarray(repl)
+        return out
+
+    def _write(self, events: list[tuple[Any, ...]]) -> None:
+        if not events and not self._pending:
+            return
+        batch = list(self._pending) + events
+        try:
+            self.store.record(batch)
+            self._pending.clear()
+        except DawnError as exc:  # keep answering; retry these events with the next batch
+            self.stats["store_errors"] += 1
+            log.warning("%s; keeping %d event(s) in memory", exc.one_line(), len(batch))
+            self._pending.clear()
+            self._pending.extend(batch)
+
+    def report(self) -> dict[str, Any]:
+        """The store's report plus this monitor's counters."""
+        return {**self.store.report(), "monitor": dict(self.stats), "pending": len(self._pending)}
+
+
+def dumps(report: Mapping[str, Any]) -> str:
+    return json.dumps(report, indent=2, default=str)

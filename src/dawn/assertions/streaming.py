@@ -1,0 +1,99 @@
+"""Flicker and appear on a live detection stream, in constant time per detection.
+
+The batch assertions in :mod:`dawn.assertions.builtin` re-read their whole input. On a live stream
+the same verdicts need only each track's last sighting and age: when a track reappears after a gap of at
+most ``max_gap`` frames, the missing frames are a flicker (Kang et al., 2020, Sec. 5.1); when a track
+ends having lived at most ``max_len`` frames, it was a brief appearance. State is bounded by the number
+of live tracks, and tracks dead for more than ``max_gap`` frames are dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dawn.assertions.detection import IoUTracker
+from dawn.core.errors import DawnError
+
+__all__ = ["StreamEvent", "StreamingVideoAssertions"]
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """One firing: ``assertion`` (``flicker`` or ``appear``), the ``frame`` it concerns, the ``track``,
+    and the proposed box (the interpolated one for flicker, the spurious one for appear)."""
+
+    assertion: str
+    frame: int
+    track: int
+    box: tuple[float, float, float, float]
+    score: float
+
+
+@dataclass
+class StreamingVideoAssertions:
+    """Streaming flicker + appear, with an optional built-in IoU tracker.
+
+    Feed frames in increasing order with :meth:`update`; each call returns the events that became
+    certain. Frames with no detections must still be fed (with empty arrays) or the stream cannot
+    tell a gap from a pause; :meth:`close` ends every live track at the end of the stream.
+    """
+
+    max_gap: int = 2
+    max_len: int = 2
+    iou_threshold: float = 0.3
+    tracker: IoUTracker | None = None
+    _tracks: dict[int, list] = field(
+        default_factory=dict, init=False, repr=False
+    )  # id -> [first, last, box, score, n]
+    _frame: int = field(default=-1, init=False, repr=False)
+    _first_frame: int | None = field(default=None, init=False, repr=False)
+
+    def update(
+        self, frame: int, boxes: np.ndarray, scores: np.ndarray, track_ids: np.ndarray | None = None
+    ) -> list[StreamEvent]:
+        if frame <= self._frame:
+            raise DawnError(
+                f"frame {frame} arrived after frame {self._frame}", "feed frames in increasing order"
+            )
+        if self._first_frame is None:
+            self._first_frame = frame
+        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        if track_ids is None:
+            if self.tracker is None:
+                self.tracker = IoUTracker(self.iou_threshold, self.max_gap + 1)
+            track_ids = self.tracker.update(frame, boxes)
+        events: list[StreamEvent] = []
+        tracks = self._tracks
+        for k, b, s in zip(track_ids.tolist(), boxes.tolist(), np.asarray(scores).tolist(), strict=True):
+            t = tracks.get(k)
+            if t is None:
+                tracks[k] = [frame, frame, b, s, 1]
+                continue
+            gap = frame - t[1] - 1
+            if 0 < gap <= self.max_gap:
+                b0 = t[2]
+                for g in range(1, gap + 1):
+                    w = g / (gap + 1)
+                    box = tuple(b0[i] + w * (b[i] - b0[i]) for i in range(4))
+                    events.append(StreamEvent("flicker", t[1] + g, k, box, t[3] + w * (s - t[3])))
+            t[1], t[2], t[3], t[4] = frame, b, s, t[4] + 1
+        self._frame = frame
+        events.extend(self._expire(frame - self.max_gap - 1))
+        return events
+
+    def _expire(self, before: int) -> list[StreamEvent]:
+        """End tracks last seen before ``before``; short ones that did not start the stream fire."""
+        events = []
+        for k in [k for k, t in self._tracks.items() if t[1] < before]:
+            first, last, box, score, n = self._tracks.pop(k)
+            if last - first + 1 <= self.max_len and first - (self._first_frame or 0) > self.max_gap:
+                for f in range(first, last + 1):
+                    events.append(StreamEvent("appear", f, k, tuple(box), score))
+        return events
+
+    def close(self) -> list[StreamEvent]:
+        """End of stream: tracks still alive are cut by the end, so they never count as brief."""
+        self._tracks.clear()
+        return []

@@ -1,0 +1,91 @@
+"""Weak supervision from assertion corrections (Kang et al., 2020, Sec. 4.2).
+
+An assertion that fires can often say what the output should have been: the majority attribute of an
+identity, an interpolated box, a removed spurious box, the class before a flip. Those corrections become
+training labels without a human. This module exports them in two shapes: a long table of labels and a
+Snorkel-style label matrix (items x assertions, ``-1`` = abstain) with a majority-vote combiner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from dawn.assertions.base import AssertionResult
+from dawn.core.errors import DawnError
+
+__all__ = ["ABSTAIN", "apply_detection_corrections", "label_matrix", "majority_vote", "weak_labels"]
+
+ABSTAIN = -1
+
+
+def weak_labels(results: Mapping[str, AssertionResult], column: str | None = None) -> pd.DataFrame:
+    """All ``set`` corrections as a long table: ``id``, ``label``, ``source`` (the assertion)."""
+    rows = []
+    for name, r in results.items():
+        c = r.corrections
+        if c is None or c.empty or "value" not in c.columns:
+            continue
+        c = c[c["action"] == "set"]
+        if column is not None and "column" in c.columns:
+            c = c[c["column"] == column]
+        rows.append(pd.DataFrame({"id": c["id"].to_numpy(), "label": c["value"].to_numpy(), "source": name}))
+    if not rows:
+        return pd.DataFrame(columns=["id", "label", "source"])
+    return pd.concat(rows, ignore_index=True)
+
+
+def label_matrix(
+    labels: pd.DataFrame, ids: Sequence[object], sources: Sequence[str] | None = None
+) -> np.ndarray:
+    """Snorkel-style label matrix ``L`` of shape (len(ids), n_sources): the label each source proposes
+    for each item, ``ABSTAIN`` (-1) where it proposes none. Labels must be non-negative integers."""
+    sources = list(sources) if sources is not None else sorted(labels["source"].unique())
+    L = np.full((len(ids), len(sources)), ABSTAIN, dtype=np.int64)
+    if labels.empty:
+        return L
+    pos = {v: i for i, v in enumerate(ids)}
+    col = {s: j for j, s in enumerate(sources)}
+    for i, y, s in labels[["id", "label", "source"]].itertuples(index=False):
+        if i in pos and s in col:
+            if int(y) < 0:
+                raise DawnError(f"label {y} for {i} is negative", "encode classes as 0..k-1")
+            L[pos[i], col[s]] = int(y)
+    return L
+
+
+def majority_vote(L: np.ndarray, n_classes: int) -> np.ndarray:
+    """Combine a label matrix by majority vote; ``ABSTAIN`` where every source abstains (ties: lowest)."""
+    counts = np.zeros((L.shape[0], n_classes), dtype=np.int64)
+    r, c = np.nonzero(L >= 0)
+    np.add.at(counts, (r, L[r, c]), 1)
+    out = counts.argmax(axis=1)
+    return np.where(counts.sum(axis=1) > 0, out, ABSTAIN)
+
+
+def apply_detection_corrections(det: pd.DataFrame, corrections: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """A detection table with ``remove`` corrections dropped (matched on ``row``) and ``add`` boxes
+    appended; a ``weak`` column marks added boxes."""
+    out = det.copy()
+    out["weak"] = False
+    rm: set[object] = set()
+    adds = []
+    for c in corrections:
+        if c is None or c.empty:
+            continue
+        if "action" not in c.columns:
+            raise DawnError("corrections lack an 'action' column", "pass AssertionResult.corrections tables")
+        rm.update(c.loc[c["action"] == "remove", "row"].tolist() if "row" in c.columns else [])
+        a = c[c["action"] == "add"]
+        if len(a):
+            adds.append(a[[k for k in ("frame", "x1", "y1", "x2", "y2", "score", "cls") if k in a.columns]])
+    if rm:
+        key = out["row"] if "row" in out.columns else pd.Series(out.index, index=out.index)
+        out = out[~key.isin(rm)]
+    if adds:
+        add = pd.concat(adds, ignore_index=True).assign(weak=True)
+        add["frame"] = add["frame"].astype(np.int64)
+        out = pd.concat([out, add], ignore_index=True)
+    return out.reset_index(drop=True)

@@ -1,0 +1,140 @@
+"""BAL, baselines, the loop API and weak-label export."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dawn.assertions import (
+    BAL,
+    ActiveLoop,
+    AssertionResult,
+    BanditUCB,
+    PoolScores,
+    Uncertainty,
+    make_strategy,
+)
+from dawn.assertions.active import uncertainty_scores
+from dawn.assertions.experiments.active_learning import ci95, labels_to_target
+from dawn.assertions.weak import ABSTAIN, label_matrix, majority_vote, weak_labels
+from dawn.core.errors import DawnError
+
+
+def test_uncertainty_baselines_rank_correctly() -> None:
+    p = np.array([[0.9, 0.1, 0.0], [0.5, 0.45, 0.05], [0.4, 0.3, 0.3], [0.34, 0.33, 0.33]])
+    lc = uncertainty_scores(p, "least_confidence")
+    margin = uncertainty_scores(p, "margin")
+    ent = uncertainty_scores(p, "entropy")
+    assert np.argmax(lc) == 3 and np.argmin(lc) == 0
+    # margin: the smallest gap between the top two is the most uncertain (row 3: 0.01), then row 1
+    assert list(np.argsort(-margin)[:2]) == [3, 1]
+    assert np.argmax(ent) == 3
+    pool = PoolScores(np.arange(4), np.zeros((4, 1)), p)
+    sel = Uncertainty("margin").select(pool, 2, np.ones(4, bool), np.random.default_rng(0))
+    assert sorted(sel.tolist()) == [1, 3]
+    with pytest.raises(DawnError, match="unknown uncertainty"):
+        uncertainty_scores(p, "bald")
+
+
+def _pool(sev: np.ndarray) -> PoolScores:
+    n = len(sev)
+    proba = np.c_[np.linspace(0.5, 1.0, n), 1 - np.linspace(0.5, 1.0, n)]
+    return PoolScores(np.arange(n), sev, proba, ["a", "b"])
+
+
+def test_bal_first_round_even_and_no_double_counting() -> None:
+    sev = np.zeros((10, 2))
+    sev[[0, 1, 2, 3], 0] = [4, 3, 2, 1]
+    sev[[0, 5, 6, 7], 1] = [9, 3, 2, 1]  # item 0 is flagged by both
+    bal = BAL()
+    pool = _pool(sev)
+    bal.observe(pool)
+    sel = bal.select(pool, 4, np.ones(10, bool), np.random.default_rng(0))
+    assert len(sel) == len(set(sel.tolist())) == 4
+    # two each: a takes 0 and 1 (highest severity); b's top is 0 (taken), so it takes 5 and 6
+    assert sorted(sel.tolist()) == [0, 1, 5, 6]
+
+
+def test_bal_budget_follows_reward_then_falls_back() -> None:
+    bal = BAL(min_gain=0.01)
+    sev = np.zeros((100, 2))
+    sev[:40, 0] = 1
+    sev[40:80, 1] = 1
+    bal.observe(_pool(sev))
+    sev2 = sev.copy()
+    sev2[:20, 0] = 0  # assertion a fires half as often after retraining, b unchanged
+    pool2 = _pool(sev2)
+    bal.observe(pool2)
+    assert bal.rewards_ is not None and bal.rewards_.tolist() == pytest.approx([0.5, 0.0])
+    sel = bal.select(pool2, 10, np.ones(100, bool), np.random.default_rng(0))
+    assert all(20 <= i < 40 for i in sel)  # all budget to a
+    bal.observe(pool2)  # no change at all: every reward is 0 -> fall back to margin
+    sel = bal.select(pool2, 5, np.ones(100, bool), np.random.default_rng(0))
+    assert sorted(sel.tolist()) == [0, 1, 2, 3, 4]  # the smallest-margin items
+
+
+def test_ucb_keeps_some_weight_on_less_tried_arms() -> None:
+    ucb = BanditUCB(c=0.5)
+    sev = np.zeros((100, 2))
+    sev[:50, 0] = 1
+    sev[50:, 1] = 1
+    ucb.observe(_pool(sev))
+    sev[:25, 0] = 0
+    ucb.observe(_pool(sev))
+    w = ucb.weights(_pool(sev))
+    assert w is not None and w[0] > w[1] > 0
+
+
+def test_active_loop_select_update_precision() -> None:
+    y = np.array([0, 1, 0, 1, 0, 1])
+    pred = np.array([0, 0, 0, 0, 0, 0])  # wrong on the odd items
+    sev = np.c_[np.array([0, 1, 0, 1, 1, 0.0]), np.array([1, 0, 1, 0, 0, 0.0])]
+    proba = np.c_[np.full(6, 0.6), np.full(6, 0.4)]
+
+    def score() -> PoolScores:
+        return PoolScores(np.array(list("abcdef")), sev, proba, ["odd", "even"], pred)
+
+    loop = ActiveLoop(score, "bal", seed=0)
+    ids = loop.select(4)
+    assert len(ids) == 4 and set(ids) <= set("abcdef")
+    loop.update({i: int(y["abcdef".index(i)]) for i in ids})
+    prec = loop.precision()
+    assert set(prec) == {"odd", "even"}
+    assert prec["even"]["precision"] == 0.0  # it flags items the model gets right
+    assert prec["odd"]["errors"] >= 1
+    again = loop.select(2)
+    assert not set(again) & set(ids)  # never re-asks for a label
+    with pytest.raises(DawnError, match="budget"):
+        loop.select(0)
+    with pytest.raises(DawnError, match="unknown strategy"):
+        make_strategy("oracle")
+
+
+def test_labels_to_target_interpolates_and_ci() -> None:
+    curve = [(10, 0.5), (20, 0.7), (30, 0.9)]
+    assert labels_to_target(curve, 0.8) == pytest.approx(25.0)
+    assert labels_to_target(curve, 0.95) is None
+    m, lo, hi = ci95([10.0, 12.0, 14.0])
+    assert m == 12.0 and lo < 12.0 < hi
+
+
+def test_weak_label_export_and_majority_vote() -> None:
+    r1 = AssertionResult(
+        np.array([0, 1, 2]),
+        np.array([1.0, 0, 1]),
+        pd.DataFrame({"id": [0, 2], "action": "set", "column": "y", "value": [1, 0]}),
+    )
+    r2 = AssertionResult(
+        np.array([0, 1, 2]),
+        np.array([1.0, 1, 0]),
+        pd.DataFrame({"id": [0, 1], "action": "set", "column": "y", "value": [1, 2]}),
+    )
+    long = weak_labels({"a": r1, "b": r2})
+    assert len(long) == 4 and set(long["source"]) == {"a", "b"}
+    L = label_matrix(long, [0, 1, 2, 3], ["a", "b"])
+    assert L.tolist() == [[1, 1], [ABSTAIN, 2], [0, ABSTAIN], [ABSTAIN, ABSTAIN]]
+    assert majority_vote(L, 3).tolist() == [1, 2, 0, ABSTAIN]
+    bad = pd.DataFrame({"id": [0], "label": [-3], "source": ["a"]})
+    with pytest.raises(DawnError, match="negative"):
+        label_matrix(bad, [0], ["a"])

@@ -1,0 +1,209 @@
+"""Detection types, IoU, tracker, built-in assertions and streaming."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dawn.assertions import (
+    Agreement,
+    Appear,
+    ClassFlip,
+    Flicker,
+    FunctionAssertion,
+    Invariant,
+    IoUTracker,
+    MultiBox,
+    Range,
+    Streaming,
+    StreamingVideoAssertions,
+    apply_detection_corrections,
+    as_detections,
+    assertion,
+    iou,
+    track,
+)
+from dawn.core.errors import DawnError
+
+
+def _walkers(
+    n_frames: int = 30, drop: tuple[tuple[int, int], ...] = ((0, 10),), blip: int | None = 20
+) -> pd.DataFrame:
+    """Two people walking right; ``drop`` removes (person, frame) boxes; ``blip`` adds a 1-frame box."""
+    rows = []
+    for f in range(n_frames):
+        for p, y in ((0, 50.0), (1, 300.0)):
+            if (p, f) in drop:
+                continue
+            x = 10.0 + 5 * f
+            rows.append((f, x, y, x + 60, y + 120, 2.0 + p, 0))
+    if blip is not None:
+        rows.append((blip, 600.0, 400.0, 660.0, 520.0, 0.4, 0))
+    return pd.DataFrame(rows, columns=["frame", "x1", "y1", "x2", "y2", "score", "cls"])
+
+
+def test_iou_matrix_known_values() -> None:
+    a = np.array([[0, 0, 10, 10], [0, 0, 0, 0]])
+    b = np.array([[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30]])
+    m = iou(a, b)
+    assert m.shape == (2, 3)
+    assert m[0].tolist() == pytest.approx([1.0, 50 / 150, 0.0])
+    assert m[1].tolist() == [0.0, 0.0, 0.0]  # zero-size box matches nothing
+
+
+def test_tracker_keeps_identity_through_a_gap() -> None:
+    det = track(_walkers())
+    per_person = det[det["y1"] == 50.0]["track"].unique()
+    assert len(per_person) == 1  # one id despite the missing frame 10
+    assert det["track"].nunique() == 3  # two people + the blip
+
+
+def test_tracker_rejects_out_of_order_frames_by_age() -> None:
+    t = IoUTracker(max_age=1)
+    a = t.update(0, np.array([[0, 0, 10, 10]]))
+    b = t.update(3, np.array([[0, 0, 10, 10]]))  # gap of 3 > max_age: a new track
+    assert a[0] != b[0]
+
+
+def test_flicker_finds_the_gap_and_interpolates() -> None:
+    r = Flicker().check(_walkers())
+    assert r.ids[r.fired].tolist() == [10]
+    c = r.corrections
+    assert c[["frame", "x1", "y1"]].values.tolist() == [[10, 60.0, 50.0]]
+
+
+def test_flicker_on_shuffled_rows_with_string_index() -> None:
+    df = _walkers().sample(frac=1.0, random_state=0)
+    df.index = [f"d{i}" for i in range(len(df))]
+    assert Flicker().check(df).ids[Flicker().check(df).fired].tolist() == [10]
+
+
+def test_appear_flags_the_blip_only() -> None:
+    df = _walkers()
+    r = Appear().check(df)
+    assert r.ids[r.fired].tolist() == [20]
+    assert df.loc[r.corrections["row"], "x1"].tolist() == [600.0]
+
+
+def test_multibox_needs_three_overlapping_boxes() -> None:
+    base = [
+        (0, 0, 0, 100, 200, 1.0),
+        (0, 5, 5, 100, 200, 2.0),
+        (1, 0, 0, 100, 200, 1.0),
+        (1, 2, 0, 98, 200, 0.5),
+    ]
+    extra = [(1, 0, 10, 95, 190, 0.7), (1, 400, 0, 500, 200, 3.0)]
+    df = pd.DataFrame(base + extra, columns=["frame", "x1", "y1", "x2", "y2", "score"])
+    r = MultiBox().check(df)
+    assert r.ids[r.fired].tolist() == [1]
+    kept_removed = df.loc[r.corrections["row"], "score"].tolist()
+    assert sorted(kept_removed) == [0.5, 0.7]  # the highest-scoring box of the group stays
+
+
+def test_class_flip_a_b_a() -> None:
+    df = pd.DataFrame(
+        {
+            "track": [1] * 7 + [2] * 3,
+            "frame": list(range(7)) + [0, 1, 2],
+            "cls": ["a", "a", "b", "a", "a", "a", "a", "a", "b", "b"],
+        }
+    )
+    df = df.iloc[::-1]  # reverse order: results must not depend on it
+    r = ClassFlip().check(df)
+    fired = df.loc[r.ids[r.fired]]
+    assert fired[["track", "frame"]].values.tolist() == [[1, 2]]
+    assert r.corrections["value"].tolist() == ["a"]
+
+
+def test_agreement_between_two_detectors_and_two_classifiers() -> None:
+    a = pd.DataFrame(
+        {"frame": [0, 0, 1], "x1": [0, 100, 0], "y1": 0, "x2": [10, 110, 10], "y2": 10, "score": 1.0}
+    )
+    b = pd.DataFrame({"frame": [0, 2], "x1": [1, 0], "y1": 0, "x2": [10, 10], "y2": 10, "score": 1.0})
+    r = Agreement().check((a, b))
+    assert dict(zip(r.ids.tolist(), r.severity.tolist(), strict=True)) == {0: 1.0, 1: 1.0, 2: 1.0}
+    r2 = Agreement().check((np.array([0, 1, 1]), np.array([0, 0, 1])))
+    assert r2.severity.tolist() == [0.0, 1.0, 0.0]
+    with pytest.raises(DawnError, match="pair"):
+        Agreement().check(a)
+
+
+def test_range_invariant_and_function_assertions_keep_index() -> None:
+    df = pd.DataFrame({"p": [0.2, 1.5, np.nan, -0.1], "q": [0.8, 0.1, 0.5, 0.1]}, index=[10, 20, 30, 40])
+    r = Range(column="p", low=0, high=1).check(df)
+    assert r.severity.tolist() == pytest.approx([0.0, 0.5, 1.0, 0.1])
+    assert r.ids.tolist() == [10, 20, 30, 40]
+    inv = Invariant(expr="p + q <= 1.0001").check(df)
+    assert inv.ids[inv.fired].tolist() == [20, 30]  # NaN comparisons are false: flagged
+
+    @assertion(name="neg")
+    def neg(outputs: pd.DataFrame, inputs: object) -> np.ndarray:
+        return outputs["p"].to_numpy() < 0
+
+    assert isinstance(neg, FunctionAssertion)
+    assert neg.check(df).flagged().index.tolist() == [40]
+    bad = FunctionAssertion(lambda o, i: np.zeros(2), name="short")
+    with pytest.raises(DawnError, match="2 severities for 4"):
+        bad.check(df)
+
+
+@pytest.mark.parametrize(
+    ("df", "msg"),
+    [
+        (pd.DataFrame({"frame": [0], "x1": [0.0], "y1": [0.0], "x2": [1.0]}), "lack column"),
+        (pd.DataFrame({"frame": [0], "x1": [0], "y1": [0], "x2": [1], "y2": [1], "score": [np.nan]}), "NaN"),
+        (
+            pd.DataFrame({"frame": [0], "x1": [5], "y1": [0], "x2": [1], "y2": [1], "score": [1.0]}),
+            "negative size",
+        ),
+        (
+            pd.DataFrame({"frame": [0], "x1": ["a"], "y1": [0], "x2": [1], "y2": [1], "score": [1.0]}),
+            "not numeric",
+        ),
+    ],
+)
+def test_bad_detections(df: pd.DataFrame, msg: str) -> None:
+    with pytest.raises(DawnError, match=msg):
+        as_detections(df)
+
+
+def test_streaming_wrapper_matches_batch_across_batch_boundaries() -> None:
+    df = _walkers(60, drop=((0, 10), (1, 29), (1, 30), (0, 45)), blip=20)
+    batch = Flicker().check(df)
+    expect = batch.ids[batch.fired].tolist()
+    s = Streaming(Flicker())
+    got: list[int] = []
+    for start in range(0, 60, 7):  # batches of 7 frames split the gap at 29-30
+        r = s.update(df[(df["frame"] >= start) & (df["frame"] < start + 7)], last_time=start + 6)
+        got += r.ids[r.fired].tolist()
+    r = s.flush()
+    got += r.ids[r.fired].tolist()
+    assert got == expect == [10, 29, 30, 45]
+    with pytest.raises(DawnError, match="out-of-order"):
+        s2 = Streaming(Flicker())
+        s2.update(df[df["frame"] < 20])
+        s2.update(df[df["frame"] < 5])
+
+
+def test_streaming_video_assertions_constant_state() -> None:
+    df = _walkers(40, drop=((0, 10), (1, 29), (1, 30)), blip=20)
+    sv = StreamingVideoAssertions(max_gap=2, max_len=2)
+    events = []
+    for f in range(40):
+        rows = df[df["frame"] == f]
+        events += sv.update(f, rows[["x1", "y1", "x2", "y2"]].to_numpy(), rows["score"].to_numpy())
+    flicker = sorted(e.frame for e in events if e.assertion == "flicker")
+    appear = [e.frame for e in events if e.assertion == "appear"]
+    assert flicker == [10, 29, 30] and appear == [20]
+    assert len(sv._tracks) <= 3
+    with pytest.raises(DawnError, match="increasing order"):
+        sv.update(5, np.zeros((0, 4)), np.zeros(0))
+
+
+def test_apply_corrections_fixes_flicker_and_blip() -> None:
+    df = as_detections(_walkers())
+    fixed = apply_detection_corrections(df, [Flicker().check(df).corrections, Appear().check(df).corrections])
+    assert len(fixed) == len(df)  # one added, one removed
+    assert fixed["weak"].sum() == 1
+    assert not (fixed["x1"] == 600.0).any()

@@ -1,0 +1,129 @@
+"""Consistency API: correct rows on unsorted input and any index; weak labels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dawn.assertions import AttributeConsistency, Consistency, TransitionConsistency, check_all
+from dawn.core.errors import DawnError
+
+
+def _track_table() -> pd.DataFrame:
+    # id 1 seen at t=0..9 except t=4 (a one-frame flicker); id 2 seen only at t=5 (a brief appearance);
+    # id 3 seen throughout with one wrong attribute at t=6
+    rows = [(1, t, "car", float(t)) for t in range(10) if t != 4]
+    rows += [(2, 5, "car", 50.0)]
+    rows += [(3, t, "person" if t != 6 else "car", 100.0 + t) for t in range(10)]
+    return pd.DataFrame(rows, columns=["obj", "t", "kind", "x"])
+
+
+def _shuffle(df: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    out = df.sample(frac=1.0, random_state=seed)
+    out.index = [f"r{i}" for i in np.random.default_rng(seed).permutation(len(out))]  # strings, not 0..n-1
+    return out
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_attribute_consistency_flags_the_dissenting_row(shuffle: bool) -> None:
+    df = _track_table()
+    if shuffle:
+        df = _shuffle(df)
+    r = AttributeConsistency("kind", id_col="obj", attr="kind").check(df)
+    flagged = list(r.ids[r.fired])
+    assert len(flagged) == 1
+    row = df.loc[flagged[0]]
+    assert (row["obj"], row["t"], row["kind"]) == (3, 6, "car")
+    assert r.corrections["value"].tolist() == ["person"]
+    assert r.corrections["id"].tolist() == flagged
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_transitions_find_flicker_and_brief_appearance_on_any_order(shuffle: bool) -> None:
+    df = _track_table()
+    if shuffle:
+        df = _shuffle(df, seed=3)
+    tc = TransitionConsistency(id_col="obj", time_col="t", max_transitions=1, horizon=2, interpolate=["x"])
+    r = tc.check(df)
+    s = pd.Series(r.severity, index=r.ids)
+    # rows around the flicker of object 1 (t=3 and t=5) and the brief object 2 fire; object 3 does not
+    fired = df.loc[s[s > 0].index, ["obj", "t"]].sort_values(["obj", "t"]).values.tolist()
+    assert fired == [[1, 3], [1, 5], [2, 5]]
+    corr = r.corrections
+    add = corr[corr["action"] == "add"]
+    assert add[["obj", "t", "x"]].values.tolist() == [[1, 4.0, 4.0]]  # interpolated x
+    rm = corr.loc[corr["action"] == "remove", "id"].tolist()
+    assert [tuple(df.loc[i, ["obj", "t"]]) for i in rm] == [(2, 5)]
+
+
+def test_results_identical_after_shuffle() -> None:
+    df = _track_table()
+    sh = _shuffle(df, seed=7)
+    tc = TransitionConsistency(id_col="obj", time_col="t", horizon=2)
+    a = tc.check(df).as_series()
+    b = tc.check(sh).as_series()
+    # same verdict per (obj, t) whatever the row order and index
+    ka = dict(zip(map(tuple, df[["obj", "t"]].values), a.loc[df.index].to_numpy(), strict=True))
+    kb = dict(zip(map(tuple, sh[["obj", "t"]].values), b.loc[sh.index].to_numpy(), strict=True))
+    assert ka == kb
+
+
+def test_long_gap_and_track_edges_do_not_fire() -> None:
+    df = pd.DataFrame({"obj": [1] * 6, "t": [0, 1, 2, 10, 11, 12]})
+    r = TransitionConsistency(id_col="obj", time_col="t", horizon=3).check(df)
+    assert not r.fired.any()  # a gap of 7 > horizon, and the runs touching the ends are censored
+
+
+def test_duplicate_timestamps_are_one_observation() -> None:
+    df = pd.DataFrame({"obj": [1, 1, 1, 1, 1], "t": [0, 1, 1, 2, 3]})
+    r = TransitionConsistency(id_col="obj", time_col="t", horizon=2).check(df)
+    assert not r.fired.any()
+
+
+def test_more_transitions_allowed_with_larger_m() -> None:
+    df = pd.DataFrame({"obj": [1] * 8, "t": [0, 1, 2, 4, 5, 6, 7, 8]})
+    assert (
+        TransitionConsistency(id_col="obj", time_col="t", max_transitions=1, horizon=3).check(df).fired.any()
+    )
+    assert (
+        not TransitionConsistency(id_col="obj", time_col="t", max_transitions=2, horizon=3)
+        .check(df)
+        .fired.any()
+    )
+
+
+def test_weak_labels_apply_all_corrections() -> None:
+    df = _shuffle(_track_table(), seed=1)
+    c = Consistency("obj", attrs=["kind"], time_col="t", horizon=2, interpolate=["x"])
+    fixed = c.weak_labels(df)
+    assert not (fixed["obj"] == 2).any()  # brief appearance removed
+    assert set(fixed.loc[fixed["obj"] == 3, "kind"]) == {"person"}  # majority attribute
+    added = fixed[fixed["weak"] == "add"]
+    assert added[["obj", "t", "x", "kind"]].values.tolist() == [[1, 4.0, 4.0, "car"]]
+    firings = check_all(c.assertions(), df)
+    assert set(firings["assertion"]) == {"consistent_kind", "transitions"}
+
+
+def test_datetime_time_column_with_many_identifiers() -> None:
+    t = pd.to_datetime("2024-01-01") + pd.to_timedelta([0, 1, 2, 4, 5, 6], unit="s")
+    # 3,000 identifiers over nanosecond timestamps: the windowed count must stay exact
+    df = pd.concat([pd.DataFrame({"obj": k, "t": t}) for k in range(3000)], ignore_index=True)
+    df = df[~((df["obj"] % 2 == 1) & df["t"].isin(t[2:4]))]  # odd ids: a 3 s gap, longer than T
+    r = TransitionConsistency(id_col="obj", time_col="t", horizon=2e9).check(df)  # ns
+    fired = df.loc[r.ids[r.fired]]
+    assert fired.groupby("obj").size().to_dict() == {k: 2 for k in range(0, 3000, 2)}
+
+
+@pytest.mark.parametrize(
+    ("df", "msg"),
+    [
+        (pd.DataFrame({"obj": [1]}), "column 't' not found"),
+        (pd.DataFrame({"obj": [1, None], "t": [0, 1]}), "missing values"),
+        (pd.DataFrame({"obj": [1, 1], "t": [0.0, np.nan]}), "missing values"),
+        (pd.DataFrame({"obj": [1, 1], "t": ["a", "b"]}), "use numbers or datetimes"),
+    ],
+)
+def test_bad_input_is_a_clear_error(df: pd.DataFrame, msg: str) -> None:
+    with pytest.raises(DawnError, match=msg):
+        TransitionConsistency(id_col="obj", time_col="t").check(df)

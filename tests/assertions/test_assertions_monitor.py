@@ -1,0 +1,150 @@
+"""Runtime monitor, hooks, sampling and the SQLite event store."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.linear_model import LogisticRegression
+
+from dawn.assertions import AssertionFired, EventStore, FunctionAssertion, Hook, Monitor, Range
+from dawn.cli import main
+from dawn.core.errors import DawnError
+
+
+def _neg(name: str = "neg") -> FunctionAssertion:
+    return FunctionAssertion(lambda out, inp: np.asarray(out) < 0, name=name)
+
+
+def _boom(out: object, inp: object) -> np.ndarray:
+    raise RuntimeError("bug in assertion")
+
+
+def test_predictions_unchanged_and_firings_recorded(tmp_path: Path) -> None:
+    store = EventStore(tmp_path / "ev.sqlite")
+    mon = Monitor(lambda x: x * 2.0, [_neg(), FunctionAssertion(_boom, name="boom")], store=store, name="dbl")
+    x = np.array([1.0, -1.0, 3.0, -4.0])
+    out = mon.predict(x)
+    assert out.tolist() == [2.0, -2.0, 6.0, -8.0]
+    ev = store.events()
+    fired = ev[ev["kind"] == "fired"]
+    assert fired["input_id"].tolist() == ["1", "3"]
+    assert fired["severity"].tolist() == [1.0, 1.0]
+    err = ev[ev["kind"] == "error"]
+    assert err["assertion"].tolist() == ["boom"] and "bug in assertion" in err["detail"].iloc[0]
+    assert mon.stats["assertion_errors"] == 1
+    rep = mon.report()
+    assert rep["events"] == 3 and rep["monitor"]["firings"] == 2
+
+
+def test_sklearn_estimator_dataframe_ids_and_confidence() -> None:
+    X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0]}, index=["w", "x", "y", "z"])
+    est = LogisticRegression().fit(X, [0, 0, 1, 1])
+    always = FunctionAssertion(lambda out, inp: np.ones(len(out)), name="all")
+    mon = Monitor(est, [always])
+    out = mon.predict(X)
+    assert out.tolist() == est.predict(X).tolist()
+    ev = mon.store.events()
+    assert ev["input_id"].tolist() == ["w", "x", "y", "z"]
+    assert ev["confidence"].to_numpy() == pytest.approx(est.predict_proba(X).max(axis=1))
+
+
+def test_torch_module_and_fallback_hook() -> None:
+    net = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        net.weight.copy_(torch.tensor([[1.0, 0.0]]))
+        net.bias.zero_()
+    mon = Monitor(net, [_neg()], hooks={"neg": Hook("fallback", fallback=lambda x: torch.zeros(len(x), 1))})
+    x = torch.tensor([[1.0, 0.0], [-2.0, 0.0]])
+    out = mon.predict(x)
+    assert out[:, 0].tolist() == [1.0, 0.0]  # the flagged row fell back
+
+
+def test_raise_suppress_review_hooks() -> None:
+    x = np.array([-1.0, 2.0])
+    mon = Monitor(lambda v: v, [_neg()], hooks={"neg": Hook("raise")})
+    with pytest.raises(AssertionFired, match="neg on 1 item"):
+        mon.predict(x)
+    assert len(mon.store.events()) == 1  # recorded before raising
+    mon = Monitor(lambda v: v, [_neg()], hooks={"neg": Hook("suppress")})
+    mon.predict(x)
+    assert mon.store.events().empty
+    mon = Monitor(lambda v: v, [_neg()], hooks={"neg": Hook("review")})
+    mon.predict(x)
+    assert list(mon.review_queue) == [0] and mon.store.events()["kind"].tolist() == ["review"]
+    with pytest.raises(DawnError, match="unknown hook action"):
+        Hook("explode")
+    with pytest.raises(DawnError, match="unknown assertion"):
+        Monitor(lambda v: v, [_neg()], hooks={"nope": Hook()})
+
+
+def test_sampling_caps_checks() -> None:
+    mon = Monitor(lambda v: v, [_neg()], sample_rate=0.2, seed=0)
+    for _ in range(500):
+        mon.predict(np.array([-1.0]))
+    assert 60 < mon.stats["checked"] < 140
+    assert len(mon.store.events()) == mon.stats["checked"]
+
+
+def test_locked_store_keeps_answering_then_catches_up(tmp_path: Path) -> None:
+    path = tmp_path / "ev.sqlite"
+    store = EventStore(path, timeout=0.05)
+    mon = Monitor(lambda v: v, [_neg()], store=store)
+    other = sqlite3.connect(path, timeout=0.05)
+    other.execute("BEGIN EXCLUSIVE")
+    assert mon.predict(np.array([-1.0, 1.0])).tolist() == [-1.0, 1.0]
+    assert mon.stats["store_errors"] == 1 and mon.report()["pending"] == 1
+    other.rollback()
+    other.close()
+    mon.predict(np.array([-3.0]))
+    assert len(store.events()) == 2
+
+
+def test_corrupt_store_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.sqlite"
+    bad.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(DawnError, match="not a usable SQLite database"):
+        EventStore(bad)
+    with pytest.raises(DawnError, match="no event store"):
+        EventStore.open_existing(tmp_path / "missing.sqlite")
+
+
+def test_report_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "ev.sqlite"
+    df = pd.DataFrame({"p": [0.5, 1.5, 2.0]})
+    mon = Monitor(
+        lambda d: d,
+        [Range(column="p", high=1.0)],
+        store=EventStore(path),
+        confidence=lambda i, o: np.array([0.9, 0.95, 0.99]),
+    )
+    mon.predict(df)
+    mon.store.close()
+    assert main(["assertions", "report", str(path), "--format", "json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["events"] == 2
+    assert rep["counts"][0]["assertion"] == "range"
+    assert [r["input_id"] for r in rep["high_confidence"]] == ["2"]
+    assert main(["assertions", "report", str(path), "--html", str(tmp_path / "html")]) == 0
+    assert "range" in capsys.readouterr().out
+    html = (tmp_path / "html" / "index.html").read_text()
+    assert "Model assertion firings" in html and "Firings over time" in html
+    assert main(["assertions", "report", str(tmp_path / "none.sqlite")]) == 2
+    assert "no event store" in capsys.readouterr().err
+
+
+def test_check_cli_on_a_detection_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [(f, 10.0 + 5 * f, 50.0, 70.0 + 5 * f, 170.0, 2.0) for f in range(20) if f != 7]
+    pd.DataFrame(rows, columns=["frame", "x1", "y1", "x2", "y2", "score"]).to_csv(
+        tmp_path / "d.csv", index=False
+    )
+    assert main(["assertions", "check", str(tmp_path / "d.csv"), "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["flicker"]["flagged"] == [[7, 1.0]] and out["appear"]["frames_flagged"] == 0
+    assert main(["assertions", "check", str(tmp_path / "d.csv"), "--assertions", "nope"]) == 2
+    assert "unknown assertion" in capsys.readouterr().err

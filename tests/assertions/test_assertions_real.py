@@ -1,0 +1,95 @@
+"""Real data: HOG detections on vtest, a real active-learning task, and the peer library."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("cv2", reason="needs opencv-python-headless (pip install dawn[assertions])")
+
+
+@pytest.mark.data
+def test_hog_on_real_frames_and_assertions_run() -> None:
+    from dawn import data
+    from dawn.assertions import Flicker, MultiBox, Streaming
+    from dawn.assertions.experiments.video import FAST, detect_frame
+
+    video = data.load("vtest")
+    hog = data.load("hog-people")
+    rows = []
+    for i, frame in enumerate(video.frames(stop=12)):
+        assert frame.shape == (576, 768, 3)
+        boxes, scores = detect_frame(hog, frame, FAST)
+        rows += [(i, *b, s) for b, s in zip(boxes, scores, strict=True)]
+    det = pd.DataFrame(rows, columns=["frame", "x1", "y1", "x2", "y2", "score"])
+    assert len(det) >= 12  # vtest has pedestrians in every early frame
+    assert ((det["x2"] > det["x1"]) & (det["y2"] > det["y1"])).all()
+    batch = Flicker().check(det)
+    s = Streaming(Flicker())
+    got = []
+    for f in range(12):
+        r = s.update(det[det["frame"] == f], last_time=f)
+        got += r.ids[r.fired].tolist()
+    r = s.flush()
+    got += r.ids[r.fired].tolist()
+    assert got == batch.ids[batch.fired].tolist()
+    assert len(MultiBox().check(det).ids) == det["frame"].nunique()
+
+
+@pytest.mark.data
+def test_video_evaluation_on_cached_detections() -> None:
+    from dawn.assertions.experiments import video
+    from dawn.core.errors import DawnError
+
+    try:
+        fast = video.detections(video.FAST, frames=range(0, 200), compute=False)
+        ref = video.detections(video.REFERENCE, frames=range(0, 200), compute=False)
+    except DawnError:
+        pytest.skip("no cached HOG detections; run `dawn assertions detect` once")
+    ev = video.evaluate(fast, ref)
+    fl = ev["per_assertion"]["flicker"]
+    assert fl["firings"] > 5 and 0.0 <= fl["precision"] <= 1.0
+    assert fl["real_errors"] == round(fl["precision"] * fl["firings"])
+    assert 0.0 <= ev["confident_error_share"] <= 1.0
+
+
+@pytest.mark.data
+def test_digits_task_curve_improves() -> None:
+    from dawn.assertions.experiments.active_learning import Schedule, run_curve
+    from dawn.assertions.experiments.tasks import load_task
+
+    task = load_task("digits")
+    curve = run_curve(task, "bal", 0, Schedule(20, 20, 80))
+    assert [n for n, _ in curve] == [20, 40, 60, 80]
+    assert curve[-1][1] > curve[0][1]
+    sc = task.scores(task.fit(np.arange(40)))
+    assert sc.names == ["shift_invariance", "agreement"]
+    assert sc.severity.shape == (len(task.y_pool), 2) and (sc.severity > 0).any()
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_peer_library_side_by_side() -> None:
+    from dawn.assertions.experiments import peer
+
+    res = peer.compare(repeats=1, n=5000)
+    assert res["ours"]["demo_int"] == [[1, 3], [1, 5]] == res["ours"]["demo_str"]
+    assert res["peer"]["demo_int"] != res["ours"]["demo_int"]  # the original reports wrong rows
+    assert res["speedup"]["per_row"] > 10
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_quick_bench_writes_json(tmp_path: Path) -> None:
+    from dawn.cli import main
+
+    assert main(["assertions", "bench", "--quick", "--out", str(tmp_path), "--format", "json"]) == 0
+    res = json.loads((tmp_path / "assertions.json").read_text())
+    s = res["summary"]
+    for key in ("labels_to_target", "label_reduction_vs_best_uncertainty", "gain", "us_per_row"):
+        assert key in s
+    assert "digits" in s["gain"] and s["us_per_row"] > 0
