@@ -1,0 +1,1 @@
+"""Shipped Reference Convergence Points (official RCP JSON format), one file per dawn benchmark."""
