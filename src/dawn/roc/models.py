@@ -4,7 +4,9 @@ The paper (Jia et al., Roc, MLSys 2020) trains GCN, GraphSAGE, GIN and deeper re
 Every model here takes ``(x, adj)`` where ``adj`` is either a :class:`~dawn.roc.sparse.CSRGraph`
 (one process) or a partition-local aggregator from :mod:`dawn.roc.dist` (one process per partition,
 halo rows exchanged inside ``aggregate``); the same module therefore runs in both settings. Passing a
-PyG ``Data`` as ``x`` builds (and caches) the right aggregation matrix.
+PyG ``Data`` as ``x`` builds (and caches) the right aggregation matrix. ``x`` may also be a
+:class:`~dawn.roc.sparse.SparseFeatures` (sparse bag-of-words inputs: dropout and the first product
+then touch only the non-zeros).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from dawn.core.errors import DawnError
-from dawn.roc.sparse import CSRGraph, from_data, spmm
+from dawn.roc.sparse import CSRGraph, feature_dropout, feature_matmul, from_data, sparse_features, spmm
 
 __all__ = ["GCN", "SAGE", "GIN", "ResGCN", "build_model", "MODELS"]
 
@@ -30,18 +32,31 @@ def aggregate(adj: Any, h: torch.Tensor) -> torch.Tensor:
 
 
 class Linear(nn.Module):
-    """``x W + b`` with Glorot-uniform weights and zero bias, the initialisation of PyG's GCNConv."""
+    """``x W + b`` with Glorot-uniform weights and zero bias, the initialisation of PyG's GCNConv.
+
+    Without ``bias`` the bias is a constant zero buffer, so every layer can add ``self.bias``.
+    """
+
+    weight: torch.Tensor
+    bias: torch.Tensor
 
     def __init__(self, d_in: int, d_out: int, bias: bool = True) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.empty(d_in, d_out))
-        self.bias = nn.Parameter(torch.zeros(d_out)) if bias else None
+        if bias:
+            self.bias = nn.Parameter(torch.zeros(d_out))
+        else:
+            self.register_buffer("bias", torch.zeros(d_out))
         a = math.sqrt(6.0 / (d_in + d_out))
         nn.init.uniform_(self.weight, -a, a)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = x @ self.weight
-        return out + self.bias if self.bias is not None else out
+        return x @ self.weight + self.bias
+
+
+def _lins(mods: Any) -> list[Linear]:
+    """The :class:`Linear` layers of a ``ModuleList`` (typed for the checker)."""
+    return [m for m in mods if isinstance(m, Linear)]
 
 
 class _GraphModel(nn.Module):
@@ -49,9 +64,19 @@ class _GraphModel(nn.Module):
 
     aggr = "gcn"
 
+    #: input features at most this dense are kept sparse (see :class:`~dawn.roc.sparse.SparseFeatures`)
+    sparse_input_density = 0.2
+
     def __init__(self) -> None:
         super().__init__()
         self._adj_cache: tuple[int, CSRGraph] | None = None
+        self._x_cache: tuple[int, Any] | None = None
+
+    def features(self, data: Any) -> Any:
+        """``data.x``, as :class:`~dawn.roc.sparse.SparseFeatures` when sparse enough (cached per object)."""
+        if self._x_cache is None or self._x_cache[0] != id(data.x):
+            self._x_cache = (id(data.x), sparse_features(data.x, self.sparse_input_density))
+        return self._x_cache[1]
 
     def adjacency(self, data: Any) -> CSRGraph:
         """The aggregation matrix this model uses for ``data`` (cached per ``Data`` object)."""
@@ -63,7 +88,7 @@ class _GraphModel(nn.Module):
         if adj is None:
             if not hasattr(x, "edge_index"):
                 raise DawnError("no adjacency given", "call model(x, adj) or model(data) with a PyG Data")
-            adj, x = self.adjacency(x), x.x
+            adj, x = self.adjacency(x), self.features(x)
         return self._forward(x, adj)
 
     def _forward(self, x: torch.Tensor, adj: Any) -> torch.Tensor:  # pragma: no cover - abstract
@@ -94,10 +119,10 @@ class GCN(_GraphModel):
 
     def _forward(self, x: torch.Tensor, adj: Any) -> torch.Tensor:
         h = x
-        for i, lin in enumerate(self.lins):
-            h = F.dropout(h, self.dropout, self.training)
+        for i, lin in enumerate(_lins(self.lins)):
+            h = feature_dropout(h, self.dropout, self.training)
             # multiply by W before aggregating: the product then moves hidden-width rows, not input-width
-            h = aggregate(adj, h @ lin.weight) + lin.bias
+            h = aggregate(adj, feature_matmul(h, lin.weight)) + lin.bias
             if i < len(self.lins) - 1:
                 h = torch.relu(h)
         return h
@@ -117,16 +142,20 @@ class SAGE(_GraphModel):
 
     def _forward(self, x: torch.Tensor, adj: Any) -> torch.Tensor:
         h = x
-        for i, (ll, lr) in enumerate(zip(self.lin_l, self.lin_r, strict=True)):
-            h = F.dropout(h, self.dropout, self.training)
-            h = aggregate(adj, h @ ll.weight) + ll.bias + lr(h)
+        for i, (ll, lr) in enumerate(zip(_lins(self.lin_l), _lins(self.lin_r), strict=True)):
+            h = feature_dropout(h, self.dropout, self.training)
+            h = aggregate(adj, feature_matmul(h, ll.weight)) + ll.bias + feature_matmul(h, lr.weight)
             if i < len(self.lin_l) - 1:
                 h = torch.relu(h)
         return h
 
 
 class GIN(_GraphModel):
-    """Graph isomorphism network (Xu et al., ICLR 2019): ``MLP((1 + eps) h_v + sum(N(v)))``, eps = 0."""
+    """Graph isomorphism network (Xu et al., ICLR 2019): ``MLP((1 + eps) h_v + sum(N(v)))``, eps = 0.
+
+    The paper's MLPs use batch normalisation; here a row-wise LayerNorm keeps sums over high-degree
+    vertices in range without statistics across vertices, so partitions need no extra communication.
+    """
 
     aggr = "sum"
 
@@ -134,7 +163,8 @@ class GIN(_GraphModel):
         super().__init__()
         dims = [in_dim] + [hidden] * layers
         self.mlps = nn.ModuleList(
-            nn.Sequential(Linear(a, b), nn.ReLU(), Linear(b, b)) for a, b in zip(dims[:-1], dims[1:], strict=True)
+            nn.Sequential(Linear(a, b), nn.LayerNorm(b), Linear(b, b))
+            for a, b in zip(dims[:-1], dims[1:], strict=True)
         )
         self.head = Linear(hidden, out_dim)
         self.dropout = dropout
@@ -142,12 +172,13 @@ class GIN(_GraphModel):
     def _forward(self, x: torch.Tensor, adj: Any) -> torch.Tensor:
         h = x
         for mlp in self.mlps:
-            h = F.dropout(h, self.dropout, self.training)
-            first = mlp[0]
+            h = feature_dropout(h, self.dropout, self.training)
+            first, norm, second = mlp.children()
+            assert isinstance(first, Linear)
             # the first MLP layer is linear, so apply it before the sum: A (h W) = (A h) W
-            z = h @ first.weight
+            z = feature_matmul(h, first.weight)
             z = z + aggregate(adj, z) + first.bias
-            h = torch.relu(mlp[2](torch.relu(z)))
+            h = torch.relu(second(torch.relu(norm(z))))
         return self.head(F.dropout(h, self.dropout, self.training))
 
 
@@ -166,16 +197,16 @@ class ResGCN(_GraphModel):
         self.dropout = dropout
 
     def _forward(self, x: torch.Tensor, adj: Any) -> torch.Tensor:
-        h = F.dropout(x, self.dropout, self.training)
+        h = feature_dropout(x, self.dropout, self.training)
         # aggregate the projected input once as well, so every path sees the graph
-        h = torch.relu(aggregate(adj, h @ self.inp.weight) + self.inp.bias)
-        for blk in self.blocks:
+        h = torch.relu(aggregate(adj, feature_matmul(h, self.inp.weight)) + self.inp.bias)
+        for blk in _lins(self.blocks):
             z = F.dropout(h, self.dropout, self.training)
             h = h + torch.relu(aggregate(adj, z @ blk.weight) + blk.bias)
         return aggregate(adj, F.dropout(h, self.dropout, self.training) @ self.out.weight) + self.out.bias
 
 
-MODELS: dict[str, type[_GraphModel]] = {"gcn": GCN, "sage": SAGE, "gin": GIN, "resgcn": ResGCN}
+MODELS: dict[str, Any] = {"gcn": GCN, "sage": SAGE, "gin": GIN, "resgcn": ResGCN}
 
 
 def build_model(

@@ -9,6 +9,9 @@ per-step transposes or COO conversions are paid, unlike the generic sparse autog
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +21,14 @@ import torch
 from dawn.core.errors import DawnError
 
 __all__ = ["CSRGraph", "spmm", "from_data", "validate_graph"]
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence torch's "sparse CSR is beta" and invariant-check notices, which say nothing actionable."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*[Ss]parse.*")
+        yield
 
 
 def validate_graph(edge_index: torch.Tensor, num_nodes: int, x: torch.Tensor | None = None) -> None:
@@ -84,7 +95,8 @@ class CSRGraph:
     def matrix(self) -> torch.Tensor:
         """The ``torch.sparse_csr`` matrix (built once)."""
         if self._mat is None:
-            self._mat = torch.sparse_csr_tensor(self.indptr, self.indices, self.values, self.shape)
+            with _quiet():
+                self._mat = torch.sparse_csr_tensor(self.indptr, self.indices, self.values, self.shape)
         return self._mat
 
     def matrix_t(self) -> torch.Tensor:
@@ -92,7 +104,8 @@ class CSRGraph:
         if self.symmetric:
             return self.matrix()
         if self._mat_t is None:
-            t = self.matrix().to_sparse_coo().t().coalesce().to_sparse_csr()
+            with _quiet():
+                t = self.matrix().to_sparse_coo().t().coalesce().to_sparse_csr()
             self._mat_t = t
         return self._mat_t
 
@@ -119,8 +132,9 @@ class CSRGraph:
         """Build from (row, col, value) triples; duplicates are summed."""
         if values is None:
             values = torch.ones(row.numel(), dtype=torch.float32)
-        coo = torch.sparse_coo_tensor(torch.stack([row, col]), values, shape).coalesce()
-        csr = coo.to_sparse_csr()
+        with _quiet():
+            coo = torch.sparse_coo_tensor(torch.stack([row, col]), values, shape).coalesce()
+            csr = coo.to_sparse_csr()
         return cls(
             csr.crow_indices().to(torch.long),
             csr.col_indices().to(torch.long),
@@ -142,12 +156,12 @@ class CSRGraph:
 
 class _SpMM(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: Any, graph: CSRGraph, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx: Any, graph: CSRGraph, x: torch.Tensor) -> torch.Tensor:
         ctx.graph = graph
         return torch.sparse.mm(graph.matrix(), x)
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[None, torch.Tensor]:  # type: ignore[override]
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[None, torch.Tensor]:
         return None, torch.sparse.mm(ctx.graph.matrix_t(), grad.contiguous())
 
 
@@ -218,3 +232,83 @@ def from_data(data: Any, kind: str = "gcn") -> CSRGraph:
     if kind == "sum":
         return sum_csr(ei, n)
     raise DawnError(f"unknown aggregation {kind!r}", "use one of gcn, mean, sum")
+
+
+class SparseFeatures:
+    """A sparse input feature matrix (bag-of-words, TF-IDF) kept in CSR with its transpose's structure.
+
+    Citation-graph features are 1-10% non-zero; dropout then only needs to draw the stored values, and
+    ``dropout(X) @ W`` and its weight gradient ``X^T G`` become CSR products. The transpose's structure is
+    built once with a permutation of the values, so a freshly dropped ``X`` costs no re-sorting.
+    """
+
+    def __init__(self, x: torch.Tensor) -> None:
+        with _quiet():
+            csr = x.to_sparse_csr()
+            self.crow, self.col, self.values = csr.crow_indices(), csr.col_indices(), csr.values()
+            n, d = x.shape
+            self.shape = (n, d)
+            # order of the stored entries when sorted by (column, row): the transpose's value order
+            row = torch.repeat_interleave(torch.arange(n, device=x.device), self.crow[1:] - self.crow[:-1])
+            self.perm_t = torch.argsort(self.col * n + row)
+            counts = torch.bincount(self.col, minlength=d)
+            self.crow_t = torch.cat([torch.zeros(1, dtype=torch.long, device=x.device), counts.cumsum(0)])
+            self.col_t = row[self.perm_t]
+
+    @property
+    def density(self) -> float:
+        return self.values.numel() / max(1, self.shape[0] * self.shape[1])
+
+    def with_values(self, values: torch.Tensor) -> SparseFeatures:
+        out = object.__new__(SparseFeatures)
+        out.__dict__.update(self.__dict__)
+        out.values = values
+        return out
+
+    def dropout(self, p: float, training: bool) -> SparseFeatures:
+        if not training or p == 0.0:
+            return self
+        return self.with_values(torch.nn.functional.dropout(self.values, p, True))
+
+    def matrix(self) -> torch.Tensor:
+        with _quiet():
+            return torch.sparse_csr_tensor(self.crow, self.col, self.values, self.shape)
+
+    def matrix_t(self) -> torch.Tensor:
+        with _quiet():
+            return torch.sparse_csr_tensor(
+                self.crow_t, self.col_t, self.values[self.perm_t], self.shape[::-1]
+            )
+
+
+class _FeatMM(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, feats: SparseFeatures, w: torch.Tensor) -> torch.Tensor:
+        ctx.feats = feats
+        return torch.sparse.mm(feats.matrix(), w)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[None, torch.Tensor]:
+        return None, torch.sparse.mm(ctx.feats.matrix_t(), grad.contiguous())
+
+
+def sparse_features(x: torch.Tensor, max_density: float = 0.2) -> torch.Tensor | SparseFeatures:
+    """``x`` as :class:`SparseFeatures` when at most ``max_density`` of it is non-zero, else ``x``."""
+    nnz = int((x != 0).sum())
+    if x.dim() == 2 and nnz <= max_density * x.numel():
+        return SparseFeatures(x)
+    return x
+
+
+def feature_dropout(h: Any, p: float, training: bool) -> Any:
+    """Dropout for dense or :class:`SparseFeatures` inputs."""
+    if isinstance(h, SparseFeatures):
+        return h.dropout(p, training)
+    return torch.nn.functional.dropout(h, p, training)
+
+
+def feature_matmul(h: Any, w: torch.Tensor) -> torch.Tensor:
+    """``h @ w`` for dense or :class:`SparseFeatures` ``h`` (differentiable in ``w``)."""
+    if isinstance(h, SparseFeatures):
+        return _FeatMM.apply(h, w)
+    return h @ w
