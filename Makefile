@@ -4,7 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Data the quick `dawn reproduce` needs; fetched (once, verified) before it runs.
-DEMO_DATA ?= cora pubmed citeseer vader-mr movielens diamonds credit-cards digits mnist vtest linux-doc-6.1 linux-doc-6.12
+DEMO_DATA ?= cora citeseer pubmed debian-graph vader-mr vader-tweets vader-amazon vader-nyt loans diamonds \
+             movielens flights digits mnist vtest linux-doc-6.1 linux-doc-6.12 stability-paper-results
 PYTEST_ARGS ?=
 
 .PHONY: demo test test-all bench lint install apt-lists clean
@@ -36,7 +37,12 @@ test: $(STAMP) apt-lists
 test-all: $(STAMP) apt-lists
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Full-mode benchmarks of every system (tens of minutes on 2 cores), each writing bench/<system>.json;
+# the numbers in BENCHMARKS.md come from these commands.
+SYSTEMS := willump assertions stability roc mlperf
 bench: $(STAMP) apt-lists
+	@for s in $(SYSTEMS); do echo "== dawn $$s bench"; $(BIN)/dawn $$s bench --out bench || exit 1; done
+	$(BIN)/dawn stability study --out bench/stability-study
 	$(BIN)/dawn reproduce --out bench-report
 
 lint: $(STAMP)
@@ -45,4 +51,4 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf report bench-report .pytest_cache .mypy_cache .ruff_cache
+	rm -rf report bench bench-report .pytest_cache .mypy_cache .ruff_cache

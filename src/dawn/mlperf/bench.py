@@ -159,7 +159,7 @@ def run_bench(out: str | Path, *, quick: bool = True, seed: int = 0, n_folders: 
 
 
 def markdown(res: dict[str, Any], command: str, env: dict[str, Any]) -> str:
-    """The headline table of a bench run, for ``docs/results/mlperf.md``."""
+    """The headline table of a bench run, for the mlperf section of ``BENCHMARKS.md``."""
 
     def yes(ok: bool) -> str:
         return "yes" if ok else "**no**"

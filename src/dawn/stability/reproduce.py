@@ -2,8 +2,8 @@
 
 Leszczynski et al., "Understanding the Downstream Instability of Word Embeddings", MLSys 2020. The
 correlation, selection and trend tables are recomputed from the per-pair CSVs the authors released
-(``/work/shared/papers/stability-results``); the offline study retrains CBOW on two Linux kernel
-documentation snapshots (a tiny grid in quick mode, the CI grid otherwise).
+(bundled as the ``stability-paper-results`` dataset of :mod:`dawn.data`); the offline study retrains
+CBOW on two Linux kernel documentation snapshots (a tiny grid in quick mode, the CI grid otherwise).
 """
 
 from __future__ import annotations

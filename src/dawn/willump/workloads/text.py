@@ -41,7 +41,7 @@ class MiniLMEmbedding:
                 from dawn.core.errors import DawnError
 
                 raise DawnError(
-                    "sentence-transformers is not installed", "pip install 'dawn[willump]'"
+                    "sentence-transformers is not installed", "pip install 'dawn[embed]'"
                 ) from exc
             from dawn import data
 
