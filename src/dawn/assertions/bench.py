@@ -1,4 +1,4 @@
-"""``dawn assertions bench``: every number in the assertions section of BENCHMARKS.md, written to ``assertions.json``.
+"""``dawn assertions bench``: every number in BENCHMARKS.md (assertions), into ``assertions.json``.
 
 Runs the video-monitoring evaluation (flicker, multibox, appear on HOG detections of vtest, judged by a
 stronger HOG scan), the active-learning curves (BAL vs baselines, several seeds), weak supervision, the
