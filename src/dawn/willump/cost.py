@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from dawn.core.timing import time_call
 from dawn.willump._blocks import n_rows, take
 
 
@@ -36,14 +37,7 @@ class Costs:
 def _best_seconds(fn: Callable[[], Any], *, warmup: int, repeats: int) -> float:
     # The fastest repeat (timeit's convention): other processes' load only ever adds time, and a
     # cost model built on inflated samples would reject cascades on a busy machine.
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t0)
-    return float(np.min(samples))
+    return float(min(time_call(fn, warmup=warmup, repeats=repeats).samples))
 
 
 def per_row_cost(
