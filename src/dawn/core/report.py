@@ -123,7 +123,8 @@ td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#f
 td:first-child,th:first-child{text-align:left}
 .status{display:inline-block;padding:.1em .5em;border-radius:3px;font-size:.85em}
 .ok{background:#d8f5d8}.todo{background:#eee}.failed{background:#f8d7d7}
-figure{margin:1em 0}figcaption{font-size:.85em;color:#555}
+figure{margin:1em 0}figcaption{font-size:.85em;color:#555}img{max-width:100%;height:auto}
+table{display:block;overflow-x:auto;max-width:100%}
 code{background:#f5f5f5;padding:.1em .3em}.stamp{font-size:.8em;color:#555}
 """
 
