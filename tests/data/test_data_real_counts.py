@@ -96,11 +96,12 @@ def test_vtest_video_and_detector():
     pytest.importorskip("cv2")
     v = data.load("vtest")
     assert (v.n_frames, v.width, v.height) == (795, 768, 576)
-    frame = next(v.frames(start=100))
-    assert frame.shape == (576, 768, 3)
+    frames = list(v.frames(start=100, stop=130, step=10))
+    assert len(frames) == 3 and frames[0].shape == (576, 768, 3)
     hog = data.load("hog-people")
-    boxes, _ = hog.detectMultiScale(frame[::2, ::2], winStride=(8, 8))
-    assert len(boxes) >= 0  # runs on a real frame; detection quality is tested in dawn.assertions
+    # The street scene has pedestrians in every frame: the real detector finds some in each.
+    counts = [len(hog.detectMultiScale(f, winStride=(8, 8))[0]) for f in frames]
+    assert all(c >= 1 for c in counts), counts
 
 
 @pytest.mark.parametrize(("name", "tokens"), [("linux-doc-6.1", 3.80e6), ("linux-doc-6.12", 4.18e6)])
