@@ -154,15 +154,18 @@ class CSRGraph:
         )
 
 
-class _SpMM(torch.autograd.Function):
+class _SparseMM(torch.autograd.Function):
+    """``A @ x`` for a sparse ``A`` with a cached transpose (``matrix()``/``matrix_t()``), used by both
+    :class:`CSRGraph` and :class:`SparseFeatures`: the backward multiplies by the prebuilt transpose."""
+
     @staticmethod
-    def forward(ctx: Any, graph: CSRGraph, x: torch.Tensor) -> torch.Tensor:
-        ctx.graph = graph
-        return torch.sparse.mm(graph.matrix(), x)
+    def forward(ctx: Any, sparse: Any, x: torch.Tensor) -> torch.Tensor:
+        ctx.sparse = sparse
+        return torch.sparse.mm(sparse.matrix(), x)
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[None, torch.Tensor]:
-        return None, torch.sparse.mm(ctx.graph.matrix_t(), grad.contiguous())
+        return None, torch.sparse.mm(ctx.sparse.matrix_t(), grad.contiguous())
 
 
 def spmm(graph: CSRGraph, x: torch.Tensor) -> torch.Tensor:
@@ -172,7 +175,7 @@ def spmm(graph: CSRGraph, x: torch.Tensor) -> torch.Tensor:
             f"feature matrix has {x.shape[0]} rows but the adjacency has {graph.shape[1]} columns",
             "pass one feature row per vertex",
         )
-    return _SpMM.apply(graph, x.contiguous())
+    return _SparseMM.apply(graph, x.contiguous())
 
 
 def _edges(data: Any) -> tuple[torch.Tensor, int]:
@@ -281,17 +284,6 @@ class SparseFeatures:
             )
 
 
-class _FeatMM(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx: Any, feats: SparseFeatures, w: torch.Tensor) -> torch.Tensor:
-        ctx.feats = feats
-        return torch.sparse.mm(feats.matrix(), w)
-
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[None, torch.Tensor]:
-        return None, torch.sparse.mm(ctx.feats.matrix_t(), grad.contiguous())
-
-
 def sparse_features(x: torch.Tensor, max_density: float = 0.2) -> torch.Tensor | SparseFeatures:
     """``x`` as :class:`SparseFeatures` when at most ``max_density`` of it is non-zero, else ``x``."""
     nnz = int((x != 0).sum())
@@ -310,5 +302,5 @@ def feature_dropout(h: Any, p: float, training: bool) -> Any:
 def feature_matmul(h: Any, w: torch.Tensor) -> torch.Tensor:
     """``h @ w`` for dense or :class:`SparseFeatures` ``h`` (differentiable in ``w``)."""
     if isinstance(h, SparseFeatures):
-        return _FeatMM.apply(h, w)
+        return _SparseMM.apply(h, w)
     return h @ w
