@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 from pathlib import Path
 
@@ -149,3 +150,45 @@ def test_official_cli_accepts_our_rule_tree(tmp_path):
     bad = write_log(tmp_path / "bad.txt", b, minutes=0.1, conv_epoch=10, converged=False)
     cmd[5] = str(bad)
     assert subprocess.run(cmd, capture_output=True, cwd=tmp_path, timeout=120).returncode == 1
+
+
+def test_lines_written_behind_keep_call_timestamps_and_reach_the_file(tmp_path):
+    path = tmp_path / "run.txt"
+    ml = RunLogger(path, enabled=True, flush_every_s=3600)
+    ml.end("init_stop")
+    ml.start("run_start", time_ms=1000)
+    assert path.read_text().count("\n") == 2  # init and run_start are on disk before training starts
+    ml.start("epoch_start", metadata={"epoch_num": 1}, time_ms=1500)
+    ml.end("epoch_stop", metadata={"epoch_num": 1}, time_ms=2500)
+    assert path.read_text().count("\n") == 2  # the epoch's lines wait: no I/O inside the timed region
+    ml.end("run_stop", metadata={"status": "success"}, time_ms=3000)
+    ml.close()
+    on_disk = path.read_text().splitlines()
+    assert on_disk == ml.lines and len(on_disk) == 5
+    assert [json.loads(x.split(":::MLLOG ")[1])["time_ms"] for x in on_disk[1:]] == [1000, 1500, 2500, 3000]
+
+
+def test_flush_every_zero_writes_at_every_interval_end(tmp_path):
+    path = tmp_path / "run.txt"
+    ml = RunLogger(path, enabled=True, flush_every_s=0)
+    ml.start("run_start")
+    ml.start("epoch_start", metadata={"epoch_num": 1})
+    ml.end("epoch_stop", metadata={"epoch_num": 1})
+    assert path.read_text().count("\n") == 3
+    ml.close()
+
+
+def test_fast_prefix_strip_equals_the_official_regex_on_every_shape_of_line():
+    import random
+    import re
+
+    from dawn.mlperf.check import _StripTokenRe
+
+    fast, token, pattern = _StripTokenRe(), ":::MLLOG ", ".*:::MLLOG "
+    rng = random.Random(0)
+    pieces = ["", "x", " ", token, ":::MLLOG", "\n", "\r", "{}", "é", "GPU0 "]
+    lines = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 8))) for _ in range(3000)]
+    lines += [ln + "\n" for ln in lines[:500]] + [p.read_text() for p in FIXTURE.parent.glob("*.log")]
+    for line in lines:
+        assert fast.sub(pattern, token, line) == re.sub(pattern, token, line), repr(line)
+    assert fast.sub("a+", "b", "caaat") == "cbt"  # any other call is plain re

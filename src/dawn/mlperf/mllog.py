@@ -5,10 +5,16 @@ tools parse exactly the lines :class:`mlperf_logging.mllog.MLLogger` writes. :cl
 encodes every line with the official encoder (``mllog._encode_log``) and the same metadata
 (``file``/``lineno`` of the call site first, then the caller's fields), so its lines are byte-identical
 to ``MLLogger``'s; it finds the call site with ``sys._getframe`` instead of ``inspect.getframeinfo``,
-which reads source files and cost ~0.3 ms a line. Each run has its own file, so several runs in one
-process never share hidden state, and it adds the guards the official logger lacks: EXACTLY_ONE keys
-refused on a second emission (relaunches used to duplicate them), and no output on ranks other than
-0 under ``torch.distributed``.
+which reads source files and cost ~0.3 ms a line. Lines are written behind: a call records its
+timestamp, call site and fields (a few microseconds), and the JSON encoding and the write happen when
+the log is drained: at ``init_stop`` and ``run_start``, at an interval end once ``flush_every_s``
+has passed since the last drain, and at :meth:`RunLogger.close`. The timestamps are those of the
+calls, so the log is identical to one written line by line, but a sub-second run pays for its lines
+after ``run_stop`` instead of inside the timed region, and a killed run loses at most
+``flush_every_s`` of lines (its result is discarded and rerun anyway). Each run has its own file,
+so several runs in one process never share hidden state, and it adds the guards the official logger
+lacks: EXACTLY_ONE keys refused on a second emission (relaunches used to duplicate them), and no
+output on ranks other than 0 under ``torch.distributed``.
 """
 
 from __future__ import annotations
@@ -66,10 +72,18 @@ class RunLogger:
         Write at all; defaults to "this is rank 0".
     namespace : str, default=""
         The ``namespace`` field of every line.
+    flush_every_s : float, default=1.0
+        Write pending lines at the first interval end this many seconds after the last write; 0
+        writes (and flushes) at every interval end.
     """
 
     def __init__(
-        self, path: str | os.PathLike[str] | None, *, enabled: bool | None = None, namespace: str = ""
+        self,
+        path: str | os.PathLike[str] | None,
+        *,
+        enabled: bool | None = None,
+        namespace: str = "",
+        flush_every_s: float = 1.0,
     ) -> None:
         from mlperf_logging.mllog import mllog
 
@@ -77,7 +91,10 @@ class RunLogger:
         self.path = Path(path) if path is not None else None
         self.enabled = _is_rank_zero() if enabled is None else enabled
         self.namespace = namespace
-        self.lines: list[str] = []
+        self.flush_every_s = flush_every_s
+        self._lines: list[str] = []
+        self._pending: list[tuple[int, str, str, Any, dict[str, Any]]] = []
+        self._last_drain = time.perf_counter()
         self._seen: set[str] = set()
         self._fh = None
         if self.enabled and self.path is not None:
@@ -110,15 +127,29 @@ class RunLogger:
         if metadata:
             meta.update(metadata)
         t = int(time.time() * 1e3) if time_ms is None else time_ms
-        line = self._encode(self.namespace, t, event_type, key, value, meta)
-        self.lines.append(line)
+        self._pending.append((t, event_type, key, value, meta))
+        if key in ("init_stop", "run_start") or (
+            event_type == "INTERVAL_END" and time.perf_counter() - self._last_drain >= self.flush_every_s
+        ):
+            self._drain()
+
+    def _drain(self) -> None:
+        """Encode the pending lines with the official encoder and write them (flushed)."""
+        if not self._pending:
+            return
+        new = [self._encode(self.namespace, t, et, k, v, m) for t, et, k, v, m in self._pending]
+        self._pending.clear()
+        self._lines.extend(new)
         if self._fh is not None:
-            self._fh.write(line + "\n")
-            if event_type == "INTERVAL_END" or key == "run_start":
-                # flushed when an interval closes (epoch, evaluation, init, run): a killed run keeps
-                # every completed epoch and evaluation, at a fraction of the system calls (and, on a
-                # busy machine, of the context switches) of flushing every line
-                self._fh.flush()
+            self._fh.write("".join(line + "\n" for line in new))
+            self._fh.flush()
+        self._last_drain = time.perf_counter()
+
+    @property
+    def lines(self) -> list[str]:
+        """Every line logged so far, encoded."""
+        self._drain()
+        return self._lines
 
     def event(
         self,
@@ -154,7 +185,9 @@ class RunLogger:
         self._log("INTERVAL_END", key, value, metadata, time_ms, stack_offset)
 
     def close(self) -> None:
+        """Write the pending lines and close the file."""
         if self._fh is not None and not self._fh.closed:
+            self._drain()
             self._fh.close()
 
     def __enter__(self) -> RunLogger:
