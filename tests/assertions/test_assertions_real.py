@@ -55,6 +55,17 @@ def test_video_evaluation_on_cached_detections() -> None:
     assert fl["firings"] > 5 and 0.0 <= fl["precision"] <= 1.0
     assert fl["real_errors"] == round(fl["precision"] * fl["firings"])
     assert 0.0 <= ev["confident_error_share"] <= 1.0
+    try:
+        second = video.detections(video.SECOND, frames=range(0, 200), compute=False)
+    except DawnError:
+        return
+    ev2 = video.evaluate(fast, ref, second=second)
+    ag = ev2["per_assertion"]["agreement"]
+    # the second scan sees people the monitored scan lacks, and the reference confirms most of them
+    assert ag["firings"] > 50 and ag["precision"] > 0.5
+    # judging the monitored model against itself: nothing is missed
+    ev3 = video.evaluate(fast, ref, second=fast)
+    assert "agreement" not in ev3["per_assertion"]
 
 
 @pytest.mark.data

@@ -234,14 +234,22 @@ class ClassFlip(Assertion):
 class Agreement(Assertion):
     """Two models or sensors must agree (Kang et al., 2020: LIDAR vs camera).
 
-    ``check((a, b))`` with two detection tables: severity per frame = boxes in either output with no
-    partner of IoU >= ``iou_threshold`` in the other. ``check((p, q))`` with two arrays of class
+    ``check((a, b))`` with two detection tables (``a`` the monitored model, ``b`` the other model or
+    sensor): severity per frame = boxes with no partner of IoU >= ``iou_threshold`` in the other output,
+    counted as ``count`` says: ``"both"`` (either side), ``"missed"`` (boxes of ``b`` that ``a`` lacks:
+    objects the monitored model probably missed; correction ``action="add"``) or ``"extra"`` (boxes of
+    ``a`` that ``b`` lacks; correction ``action="remove"``). ``check((p, q))`` with two arrays of class
     probabilities (n, k) or labels (n,): severity per row = 0 where the top classes agree, else the
     total-variation distance between the distributions (1 where hard labels differ).
     """
 
     name: str = "agreement"
     iou_threshold: float = 0.5
+    count: str = "both"
+
+    def __post_init__(self) -> None:
+        if self.count not in ("both", "missed", "extra"):
+            raise DawnError(f"unknown count {self.count!r}", "use both, missed or extra")
 
     def check(self, outputs: object, inputs: object = None) -> AssertionResult:
         if not (isinstance(outputs, tuple | list) and len(outputs) == 2):
@@ -268,15 +276,27 @@ class Agreement(Assertion):
         ba, bb = a[BOX].to_numpy(), b[BOX].to_numpy()
         oa, ob = np.argsort(fa, kind="stable"), np.argsort(fb, kind="stable")
         sa, sb = fa[oa], fb[ob]
+        lone_a: list[np.ndarray] = []
+        lone_b: list[np.ndarray] = []
         for k, fr in enumerate(ids):
             ia = oa[np.searchsorted(sa, fr, "left") : np.searchsorted(sa, fr, "right")]
             ib = ob[np.searchsorted(sb, fr, "left") : np.searchsorted(sb, fr, "right")]
-            if len(ia) and len(ib):
-                m = iou(ba[ia], bb[ib]) >= self.iou_threshold
-                sev[k] = (~m.any(axis=1)).sum() + (~m.any(axis=0)).sum()
-            else:
-                sev[k] = len(ia) + len(ib)
-        return AssertionResult(ids, sev)
+            m = iou(ba[ia], bb[ib]) >= self.iou_threshold
+            ua, ub = ia[~m.any(axis=1)], ib[~m.any(axis=0)]
+            if self.count != "missed":
+                lone_a.append(ua)
+            if self.count != "extra":
+                lone_b.append(ub)
+            sev[k] = (len(ua) if self.count != "missed" else 0) + (len(ub) if self.count != "extra" else 0)
+        cols = ["row", "frame", *BOX, "score", "cls"]
+        parts = [
+            side.iloc[np.concatenate(lone)][cols].assign(action=action)
+            for side, lone, action in ((a, lone_a, "remove"), (b, lone_b, "add"))
+            if lone and sum(map(len, lone))
+        ]
+        corr = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[*cols, "action"])
+        corr.insert(0, "id", corr["frame"].to_numpy())
+        return AssertionResult(ids, sev, corr)
 
 
 @dataclass

@@ -22,18 +22,25 @@ def run(ctx: Any) -> Section:
     sec = Section(
         "Model assertions: monitoring and active learning",
         summary=(
-            "Flicker, multibox and appear run on OpenCV HOG people detections of vtest.avi and are "
-            "judged by a denser, upscaled HOG scan; BAL and uncertainty baselines label real tasks "
-            "(digits, movie-review sentences) with retraining each round; corrections become weak labels. "
-            + ("Quick mode: frames 0-399, digits only, 2 seeds, no peer run." if ctx.quick else "Full run.")
+            "Flicker, multibox, appear and agreement (with a second HOG scan) run on OpenCV HOG people "
+            "detections of vtest.avi and are judged by a denser, upscaled HOG scan; BAL and uncertainty "
+            "baselines label real tasks (digits, movie-review sentences, person proposals and frames of "
+            "vtest) with retraining each round; corrections become weak labels. "
+            + (
+                "Quick mode: frames 0-399, digits and vtest proposals only, 2 seeds, no peer run."
+                if ctx.quick
+                else "Full run."
+            )
         ),
         command="dawn assertions bench" + (" --quick" if ctx.quick else "") + f" --seed {ctx.seed}",
     )
     prec = s.get("precision", {})
-    for name in ("flicker", "appear", "multibox"):
+    held = s.get("precision_held_out", {})
+    for name in ("flicker", "appear", "multibox", "agreement"):
         if name in prec:
+            note = f"held-out frames 398-794: {_fmt(held[name])}" if name in held else ""
             sec.headlines.append(
-                Headline(f"{name} precision at real errors", _fmt(prec[name]), "0.88-1.0 [recall]")
+                Headline(f"{name} precision at real errors", _fmt(prec[name]), "0.88-1.0 [recall]", "", note)
             )
     if "confident_error_share" in s:
         sec.headlines.append(
@@ -127,32 +134,72 @@ def run(ctx: Any) -> Section:
     return sec
 
 
+_COLORS = {
+    "random": "tab:gray",
+    "least_confidence": "tab:blue",
+    "margin": "tab:cyan",
+    "entropy": "tab:purple",
+    "bal": "tab:red",
+    "bal_ucb": "tab:orange",
+    "bal_unc": "tab:green",
+    "bal+noise": "tab:brown",
+}
+
+
 def _plots(sec: Section, res: dict[str, Any]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import numpy as np
 
     al = {t: r for t, r in res.get("active_learning", {}).items() if "strategies" in r}
     if al:
-        fig, axes = plt.subplots(1, len(al), figsize=(5.5 * len(al), 3.8), squeeze=False)
-        for ax, (task, r) in zip(axes[0], al.items(), strict=True):
+        ncol = min(3, len(al))
+        nrow = -(-len(al) // ncol)
+        fig, axes = plt.subplots(nrow, ncol, figsize=(5.2 * ncol, 3.6 * nrow), squeeze=False)
+        for ax in axes.ravel()[len(al) :]:
+            ax.set_visible(False)
+        for ax, (task, r) in zip(axes.ravel(), al.items(), strict=False):
             for strat, x in r["strategies"].items():
                 ax.plot(
-                    x["curve_labels"], x["curve_mean"], label=strat, lw=2 if strat.startswith("bal") else 1
+                    x["curve_labels"],
+                    x["curve_mean"],
+                    label=strat,
+                    lw=2 if strat.startswith("bal") else 1,
+                    color=_COLORS.get(strat),  # one colour per strategy across panels
                 )
             ax.axhline(r["target"], color="k", ls=":", lw=1, label="95% of full data")
-            ax.set_xlabel("labels")
-            ax.set_ylabel("test accuracy")
+            ax.set_xlabel("labelled frames" if task.startswith("vtest-frames") else "labels")
+            ax.set_ylabel("test F1 (person)" if task.startswith("vtest") else "test accuracy")
             ax.set_title(task)
             ax.legend(fontsize=7)
-        sec.add_figure("Test accuracy vs labels (mean over seeds)", fig)
+        fig.tight_layout()
+        sec.add_figure("Test metric vs labels (mean over seeds)", fig)
     video = res.get("video", {})
     if "per_assertion" in video:
-        fig, ax = plt.subplots(figsize=(6, 3.2))
+        fig, ax = plt.subplots(figsize=(6.5, 3.2))
         names = list(video["per_assertion"])
         vals = [video["per_assertion"][n]["precision"] for n in names]
-        ax.bar(names, vals, color=["tab:green" if v >= 0.9 else "tab:orange" for v in vals])
+        x = np.arange(len(names))
+        ax.bar(
+            x - 0.2,
+            vals,
+            0.4,
+            label="all frames",
+            color=["tab:green" if v >= 0.9 else "tab:orange" for v in vals],
+        )
+        held = video.get("halves", {}).get("held_out", {}).get("precision", {})
+        if held:
+            ax.bar(
+                x + 0.2,
+                [held.get(n, np.nan) for n in names],
+                0.4,
+                label="held-out frames 398-794",
+                color="tab:gray",
+            )
+            ax.legend(fontsize=7)
+        ax.set_xticks(x, names)
         ax.axhline(0.9, color="k", ls=":", lw=1)
         ax.set_ylim(0, 1)
         ax.set_ylabel("precision at real errors")

@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.set_defaults(func=cmd_check)
 
     d = verbs.add_parser(
-        "detect", help="compute and cache HOG detections on vtest (fast + reference; minutes)"
+        "detect", help="compute and cache HOG detections on vtest (fast, reference, second; minutes)"
     )
     d.set_defaults(func=cmd_detect)
 
@@ -121,10 +121,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_detect(args: argparse.Namespace) -> int:
     from dawn.assertions.experiments import video
+    from dawn.assertions.experiments.video_task import load_proposals
 
-    for cfg in (video.FAST, video.REFERENCE):
+    for cfg in (video.FAST, video.REFERENCE, video.SECOND):
         df = video.detections(cfg)
         print(f"{cfg}: {len(df)} detections cached")
+    props, _ = load_proposals()  # crops of the temporal active-learning task (about 30 s)
+    print(f"{len(props)} proposals with features cached")
     return 0
 
 

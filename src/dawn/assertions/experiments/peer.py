@@ -74,11 +74,14 @@ print(json.dumps(res))
 """
 
 
-def peer_venv() -> Path:
-    """Create (once) the peer's virtual environment with pinned versions; return its python."""
+def peer_venv(venv: Path | None = None) -> Path:
+    """Create (once) the peer's virtual environment with pinned versions; return its python.
+
+    ``venv`` defaults to ``data_dir()/peers/omg-venv``.
+    """
     from dawn.data import data_dir
 
-    venv = data_dir() / "peers" / "omg-venv"
+    venv = data_dir() / "peers" / "omg-venv" if venv is None else Path(venv)
     py = venv / "bin" / "python"
     ok = venv / ".dawn-ok"
     if ok.is_file() and py.is_file():
@@ -153,10 +156,13 @@ def ours(df: pd.DataFrame, repeats: int = 5) -> dict[str, Any]:
     return out
 
 
-def compare(repeats: int = 3, n: int = 100_000) -> dict[str, Any]:
-    """Run both sides; speedups are ratios of per-assertion medians (each side in its own process)."""
+def compare(repeats: int = 3, n: int = 100_000, venv: Path | None = None) -> dict[str, Any]:
+    """Run both sides; speedups are ratios of per-assertion medians (each side in its own process).
+
+    ``venv``: where the peer's virtual environment lives or is built (see :func:`peer_venv`).
+    """
     df = flights_input(n)
-    py = peer_venv()
+    py = peer_venv(venv)
     demo = demo_table()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "input.npz"

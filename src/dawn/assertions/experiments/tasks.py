@@ -181,6 +181,13 @@ def load_task(name: str, *, seed: int = 0, noise: bool = False) -> Task:
         return DigitsTask(seed=seed, noise=noise)
     if name == "vader-mr":
         return SentenceTask(seed=seed, noise=noise)
+    if name in ("vtest-video", "vtest-frames"):
+        from dawn.assertions.experiments.video_task import VideoFrameTask, VideoTask
+
+        cls = VideoTask if name == "vtest-video" else VideoFrameTask
+        return cls(seed=seed, noise=noise)
     from dawn.core.errors import DawnError
 
-    raise DawnError(f"unknown active-learning task {name!r}", "use digits or vader-mr")
+    raise DawnError(
+        f"unknown active-learning task {name!r}", "use digits, vader-mr, vtest-video or vtest-frames"
+    )

@@ -40,6 +40,11 @@ class HogConfig:
 #: The monitored (fast) detector and the reference (strong, ~7x slower) detector.
 FAST = HogConfig()
 REFERENCE = HogConfig(win_stride=8, padding=16, scale=1.03, upscale=1.25, group_threshold=2)
+#: A second cheap model for the agreement assertion: the fast scan on a frame upscaled by 1.15 (~1.3x
+#: the fast scan's cost); it plays the paper's second sensor.
+SECOND = HogConfig(win_stride=8, padding=8, scale=1.05, upscale=1.15, group_threshold=2)
+#: Frames on which the assertions' defaults may be tuned; precision is also reported on the rest.
+TUNE_FRAMES = range(0, 398)
 
 
 def detect_frame(hog: object, frame: np.ndarray, cfg: HogConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -120,17 +125,22 @@ def _match_any(boxes: np.ndarray, frames: np.ndarray, ref: pd.DataFrame, thr: fl
     return out
 
 
-def evaluate(fast: pd.DataFrame, ref: pd.DataFrame, *, iou_threshold: float = 0.4) -> dict[str, object]:
-    """Precision of flicker, multibox and appear at finding real errors of ``fast``, judged by ``ref``.
+def evaluate(
+    fast: pd.DataFrame, ref: pd.DataFrame, *, second: pd.DataFrame | None = None, iou_threshold: float = 0.4
+) -> dict[str, object]:
+    """Precision of flicker, multibox, appear (and agreement with ``second``) at finding real errors.
 
     - flicker: the interpolated box is a real miss if the reference has a person there (IoU >= thr).
     - appear: the brief box is a real error if the reference has no person there (false positive), or
       the reference sees that person in a neighbouring frame where the fast detector has no box (missed
       detections around a real person).
     - multibox: the frame is a real error if fewer reference people overlap the group than it has boxes.
+    - agreement (``count="missed"``): a box of the second model with no IoU >= 0.5 partner among the fast
+      boxes is a real miss if the reference has a person there.
 
     Confident errors, two ways. Box level (``confident_error_share``): the erroneous box's score is in the
-    top quartile of all scores (for flicker, the score interpolated from the track's neighbouring boxes).
+    top quartile of all scores (for flicker, the score interpolated from the track's neighbouring boxes;
+    for an agreement miss, the best fast box overlapping it at IoU >= 0.3 within two frames, 0 if none).
     Frame level (``frame_confident_error_share``): the frame's least confident box is in the top quartile
     of frames, or the frame has no box at all, so uncertainty monitoring would not pick the frame.
     """
@@ -192,6 +202,22 @@ def evaluate(fast: pd.DataFrame, ref: pd.DataFrame, *, iou_threshold: float = 0.
             real_l.append(n_ref < len(gb))  # more boxes than people there
             conf_l.append(bool((removed["score"].to_numpy() >= q75).any()))
         per["multibox"] = _prec(np.array(real_l), np.array(conf_l), frame_conf(np.asarray(frames)))
+    if second is not None:
+        from dawn.assertions.builtin import Agreement
+
+        ag = Agreement(count="missed").check((fast, second)).corrections
+        if ag is not None and len(ag):
+            b, f = ag[BOX].to_numpy(dtype=np.float64), ag["frame"].to_numpy(dtype=np.int64)
+            real = _match_any(b, f, ref, iou_threshold)
+            near = np.zeros(len(ag))
+            fs = {int(k): g for k, g in fast.groupby("frame")}
+            for k in range(len(ag)):
+                for d in (-2, -1, 1, 2):
+                    g = fs.get(int(f[k]) + d)
+                    if g is not None and len(g):
+                        m = iou(b[k][None, :], g[BOX].to_numpy())[0] >= 0.3
+                        near[k] = max(near[k], g["score"].to_numpy()[m].max(initial=0.0))
+            per["agreement"] = _prec(real, near >= q75, frame_conf(f))
     out["per_assertion"] = per
     tot_real = sum(v["real_errors"] for v in per.values())
     tot_conf = sum(v["confident_errors"] for v in per.values())
