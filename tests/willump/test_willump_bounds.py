@@ -1,7 +1,13 @@
 import numpy as np
 import pytest
 
-from dawn.willump.bounds import calibrate_threshold, clopper_pearson_lower, clopper_pearson_upper
+from dawn.willump.bounds import (
+    betting_pvalue,
+    calibrate_threshold,
+    calibrate_threshold_mean,
+    clopper_pearson_lower,
+    clopper_pearson_upper,
+)
 
 
 def test_clopper_pearson_closed_forms() -> None:
@@ -43,3 +49,55 @@ def test_calibration_bound_holds_on_fresh_draws() -> None:
 def test_no_row_accepted_when_every_answer_is_wrong() -> None:
     cal = calibrate_threshold(np.linspace(0.5, 1, 500), np.ones(500, bool), max_loss=0.005, delta=0.05)
     assert cal.accept_rate == 0 and cal.threshold == float("inf")
+
+
+def test_betting_pvalue_is_valid_at_the_null_and_powerful_below_it() -> None:
+    # Losses in {-1, 0, 1} with mean exactly at the bound: rejections at level 0.05 stay near or below 5%.
+    rng = np.random.default_rng(3)
+    rejected = 0
+    for _ in range(300):
+        u = rng.uniform(size=2000)
+        x = np.where(u < 0.05, 1.0, np.where(u < 0.095, -1.0, 0.0))  # mean 0.005
+        rejected += betting_pvalue(x, 0.005) <= 0.05
+    assert rejected / 300 <= 0.07
+    # All-zero losses over 3,000 rows are certified below 0.005; a mean of 0.02 is not.
+    assert betting_pvalue(np.zeros(3000), 0.005) < 1e-3
+    assert betting_pvalue(np.where(rng.uniform(size=3000) < 0.02, 1.0, 0.0), 0.005) > 0.5
+
+
+def test_net_loss_calibration_credits_fixes() -> None:
+    # The small model breaks 3% of rows and fixes 4%: its net loss is negative, so every row may exit
+    # under net_loss, while the accuracy risk (breaks only) allows far fewer.
+    rng = np.random.default_rng(4)
+    n = 6000
+    conf = rng.uniform(0.5, 1.0, size=n)
+    u = rng.uniform(size=n)
+    loss = np.where(u < 0.03, 1.0, np.where(u < 0.07, -1.0, 0.0))
+    net = calibrate_threshold_mean(conf, loss, max_loss=0.005, delta=0.05)
+    assert net.accept_rate == 1.0 and net.bound <= 0.005 and net.risk == pytest.approx(loss.mean())
+    breaks = calibrate_threshold(conf, loss > 0, max_loss=0.005, delta=0.05)
+    assert breaks.accept_rate < 0.3
+    # Harmful early answers are refused.
+    harmful = calibrate_threshold_mean(conf, np.where(u < 0.05, 1.0, 0.0), max_loss=0.005, delta=0.05)
+    assert harmful.accept_rate < 0.2
+
+
+def test_net_loss_calibration_holds_on_fresh_draws() -> None:
+    # Less confident rows break more often than they fix: the certified mean loss at the chosen
+    # threshold must hold on a large fresh draw in >= 1 - delta of calibrations.
+    rng = np.random.default_rng(6)
+
+    def draw(n: int) -> tuple[np.ndarray, np.ndarray]:
+        conf = rng.uniform(0.5, 1.0, size=n)
+        u = rng.uniform(size=n)
+        p_break, p_fix = 0.9 * (1.0 - conf), 0.4 * (1.0 - conf)
+        return conf, np.where(u < p_break, 1.0, np.where(u < p_break + p_fix, -1.0, 0.0))
+
+    held, max_loss = 0, 0.02
+    for r in range(40):
+        conf, loss = draw(3000)
+        cal = calibrate_threshold_mean(conf, loss, max_loss=max_loss, delta=0.1, n_grid=50, seed=r)
+        assert 0 < cal.accept_rate < 1
+        conf2, loss2 = draw(200_000)
+        held += np.mean(np.where(conf2 >= cal.threshold, loss2, 0.0)) <= max_loss
+    assert held / 40 >= 0.9

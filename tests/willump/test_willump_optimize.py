@@ -172,5 +172,35 @@ def test_small_models_can_be_fitted_on_training_rows(binary_data) -> None:
     pipe = Pipeline({"cheap": cheap_block, "slow": slow_block}, LogisticRegression().fit(X[:2000], y[:2000]))
     opt = optimize(pipe, X[2000:4000], y[2000:4000], max_loss=0.02, X_train=X[:2000], measure=False,
                    small_model=LogisticRegression())  # fmt: skip
-    assert opt.info_["n_fit"] == 2000 and opt.info_["n_cal"] == 2000  # every validation row calibrates
+    # The validation rows are split into selection (importance, threshold grid) and certification.
+    assert opt.info_["n_fit"] == 2000 and opt.info_["n_sel"] == 400 and opt.info_["n_cal"] == 1600
     assert opt.cascade_ is not None and opt.cascade_.bound <= 0.02
+
+
+def test_net_loss_risk_certifies_accuracy_and_uses_precomputed_blocks(binary_data) -> None:
+    X, y = binary_data
+    # A deliberately weak full model (trained on few, noisy-label rows): a label-trained small model
+    # fixes some of its mistakes, so net_loss lets more rows exit than the accuracy risk does.
+    rng = np.random.default_rng(5)
+    y_noisy = np.where(rng.uniform(size=len(y)) < 0.2, 1 - y, y)
+    pipe = Pipeline(
+        {"cheap": cheap_block, "slow": slow_block}, LogisticRegression().fit(X[:60], y_noisy[:60])
+    )
+    Xv, yv = X[2000:4500], y[2000:4500]
+    blocks = pipe.compute(Xv)
+    kw = dict(
+        max_loss=0.01, X_train=X[:2000], y_train=y[:2000], measure=False, small_model=LogisticRegression()
+    )
+    net = optimize(pipe, Xv, yv, risk="net_loss", blocks_val=blocks, **kw)
+    acc = optimize(pipe, Xv, yv, risk="accuracy_risk", small_target="labels", **kw)
+    assert net.info_["risk"] == "net_loss" and net.info_["small_target"] == "labels"
+    assert net.cascade_ is not None and net.cascade_.bound <= 0.01
+    assert net.cascade_.accept_rate > acc.cascade_.accept_rate
+    Xt, yt = X[4500:], y[4500:]
+    assert np.mean(net.predict(Xt) == yt) >= np.mean(pipe.predict(Xt) == yt) - 0.01
+    with pytest.raises(DawnError, match="lack groups"):
+        optimize(pipe, Xv, yv, risk="net_loss", blocks_val={"cheap": blocks["cheap"]}, **kw)
+    with pytest.raises(DawnError, match="rows"):
+        optimize(pipe, Xv, yv, risk="net_loss", blocks_val={**blocks, "slow": blocks["slow"][:10]}, **kw)
+    with pytest.raises(DawnError, match="y_train"):
+        optimize(pipe, Xv, yv, risk="net_loss", X_train=X[:2000], measure=False)

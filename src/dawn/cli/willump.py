@@ -13,7 +13,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     b = verbs.add_parser("bench", help="run every workload, ours and willump-heuristics, write willump.json")
     b.add_argument("--quick", action="store_true", help="smaller data and fewer repeats (about a minute)")
-    b.add_argument("--workloads", default=None, help="comma-separated subset of text,credit,price,music")
+    b.add_argument(
+        "--workloads",
+        default=None,
+        help="comma-separated subset of text,credit,price,music,text-embed (default: all; --quick: "
+        "all but text-embed)",
+    )
     b.add_argument("--redis-url", default=None, help="Redis for the music workload (default: start one)")
     add_common_options(b, out="results/willump")
     b.set_defaults(func=cmd_bench)
@@ -25,6 +30,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--mode", choices=("bounded", "willump"), default="bounded")
     o.add_argument("--max-loss", type=float, default=0.005)
     o.add_argument("--confidence", type=float, default=0.95)
+    o.add_argument(
+        "--risk",
+        choices=("net_loss", "accuracy_risk", "disagreement"),
+        default="net_loss",
+        help="what --max-loss bounds for classification (see optimize())",
+    )
     o.add_argument("--redis-url", default=None)
     add_common_options(o)
     o.set_defaults(func=cmd_optimize)
@@ -44,12 +55,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     from dawn.core.errors import DawnError
     from dawn.willump.bench import format_table, run_bench
-    from dawn.willump.workloads import WORKLOADS
+    from dawn.willump.workloads import FULL_WORKLOADS
 
-    names = tuple(s.strip() for s in args.workloads.split(",")) if args.workloads else WORKLOADS
-    bad = [n for n in names if n not in (*WORKLOADS, "text-embed")]
+    names = tuple(s.strip() for s in args.workloads.split(",")) if args.workloads else None
+    bad = [n for n in names or () if n not in FULL_WORKLOADS]
     if bad:
-        raise DawnError(f"unknown workload(s) {', '.join(bad)}", f"choose from {', '.join(WORKLOADS)}")
+        raise DawnError(f"unknown workload(s) {', '.join(bad)}", f"choose from {', '.join(FULL_WORKLOADS)}")
     entries = run_bench(args.out, quick=args.quick, seed=args.seed, workloads=names, redis_url=args.redis_url)
     if args.format == "json":
         from dawn.core.io import to_jsonable
@@ -71,8 +82,9 @@ def _optimise(args: argparse.Namespace) -> object:
         return optimize(
             w.pipeline, w.X_val, w.y_val, max_loss=getattr(args, "max_loss", 0.005),
             confidence=getattr(args, "confidence", 0.95), mode=getattr(args, "mode", "bounded"),
-            risk="accuracy" if w.metric_name == "accuracy" else "disagreement",
-            top_k=100, top_k_n=n_rows(w.X_test), seed=args.seed,
+            risk=getattr(args, "risk", "net_loss") if w.metric_name == "accuracy" else "disagreement",
+            top_k=100 if w.topk else None, top_k_n=n_rows(w.X_test), seed=args.seed,
+            X_train=w.X_train, y_train=w.y_train, blocks_val=w.blocks_val, blocks_train=w.blocks_train,
         )  # fmt: skip
     finally:
         w.close()

@@ -1,15 +1,16 @@
 """Willump (Kraft et al., MLSys 2020): faster feature-bound inference with certified cascades and top-K.
 
 ``Pipeline(features={...}, model=clf)`` declares named feature groups and the user's fitted model;
-``optimize(pipeline, X_val, y_val, max_loss=..., confidence=...)`` returns an
-:class:`OptimizedPipeline` whose cascade disagrees with the full model on at most ``max_loss`` of rows
-with probability ``confidence``.
+``optimize(pipeline, X_val, y_val, max_loss=..., confidence=..., risk=...)`` returns an
+:class:`OptimizedPipeline` whose cascade's risk is at most ``max_loss`` with probability
+``confidence``: its disagreement with the full model, its accuracy risk (rows it breaks), or its net
+accuracy loss (``risk="net_loss"``: rows it breaks minus rows it fixes).
 
 Example
 -------
 >>> pipe = Pipeline({"word": word_tfidf, "char": char_tfidf}, model=clf)    # doctest: +SKIP
 >>> opt = optimize(pipe, X_val, y_val, max_loss=0.005, confidence=0.95,
-...                risk="accuracy", top_k=100)                               # doctest: +SKIP
+...                risk="net_loss", top_k=100)                               # doctest: +SKIP
 >>> opt.predict(X), opt.predict_one(x), opt.top_k(X, 100)                    # doctest: +SKIP
 >>> print(opt.explain()["cascade"]["bound"]); opt.save("clf.willump")        # doctest: +SKIP
 

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from dawn.willump._blocks import hstack
-from dawn.willump.bounds import calibrate_threshold
+from dawn.willump.bounds import calibrate_threshold, calibrate_threshold_mean
 from dawn.willump.cost import Costs, per_row_cost
-from dawn.willump.small import fit_small_model
+from dawn.willump.small import fit_small_model, small_model_variants
 
 
 @dataclass
@@ -29,8 +30,8 @@ class CascadePlan:
     small: Any
     threshold: float
     accept_rate: float  # on the calibration rows
-    risk: float  # disagreement with the full model on the calibration rows (point estimate)
-    bound: float  # its upper confidence bound
+    risk: float  # the certified risk's point estimate on the calibration rows
+    bound: float  # its upper confidence bound (at the Bonferroni-corrected level, see build_cascade)
     small_cost: tuple[float, float]  # (batch, single) seconds per row
     expected_cost: tuple[float, float]  # (batch, single) seconds per row, cascade
     full_cost: tuple[float, float]
@@ -42,10 +43,11 @@ class CascadePlan:
 
 
 def candidate_sets(
-    groups: list[str], costs: Costs, importance: dict[str, tuple[float, float]]
+    groups: list[str], costs: Costs, importance: dict[str, tuple[float, float]], *, exhaustive: int = 4
 ) -> list[list[str]]:
-    """Cheap-set candidates: all proper subsets of <= 4 groups, else greedy importance-per-cost prefixes."""
-    if len(groups) <= 4:
+    """Cheap-set candidates: all proper subsets of <= ``exhaustive`` groups, else greedy
+    importance-per-cost prefixes (fewer candidates mean a smaller Bonferroni correction)."""
+    if len(groups) <= exhaustive:
         return [list(c) for r in range(1, len(groups)) for c in itertools.combinations(groups, r)]
     ratio = {g: max(importance[g][0], 1e-9) / max(costs.batch[g], 1e-12) for g in groups}
     order = sorted(groups, key=lambda g: -ratio[g])
@@ -63,11 +65,21 @@ def cascade_cost(
     )
 
 
+def _describe(model: Any) -> str:
+    n = getattr(model, "n_estimators", None)
+    return type(model).__name__ + (f"({n} trees)" if isinstance(n, int) else "")
+
+
+def net_loss(pred_small: np.ndarray, full: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per-row net accuracy loss of answering early: +1 breaks a correct row, -1 fixes a wrong one."""
+    return ((pred_small != y) & (full == y)).astype(float) - ((pred_small == y) & (full != y))
+
+
 def build_cascade(
     pipeline: Any,
     blocks_fit: dict[str, Any],
     blocks_cal: dict[str, Any],
-    full_fit: np.ndarray,
+    target_fit: np.ndarray,
     full_cal: np.ndarray,
     costs: Costs,
     importance: dict[str, tuple[float, float]],
@@ -77,6 +89,8 @@ def build_cascade(
     seed: int = 0,
     small_model: Any = None,
     y_cal: np.ndarray | None = None,
+    risk: str = "disagreement",
+    blocks_sel: dict[str, Any] | None = None,
     trace: list[dict[str, Any]] | None = None,
 ) -> tuple[CascadePlan | None, CascadePlan | None]:
     """The cascades with the lowest expected batch and single-row cost (None where none answers a row).
@@ -84,38 +98,64 @@ def build_cascade(
     The two often differ: per-row overheads make a join or a GBDT call dearer for one row than its
     share of a batch, so the single-row plan may stop at a cheaper set.
 
-    With ``y_cal`` the certified risk is the accuracy loss (rows answered early where the small model
-    is wrong and the full model right, an upper bound on the drop in accuracy); without it, the
-    disagreement with the full model. Every candidate tried is appended to ``trace``.
+    Each cheap set is tried with each of :func:`~dawn.willump.small.small_model_variants` (a cheaper
+    small model can win even if it answers fewer rows early). ``risk`` is what ``max_loss`` bounds
+    (see :func:`~dawn.willump.optimize`): ``"disagreement"`` with the full model, ``"accuracy_risk"``
+    (rows answered early where the small model is wrong and the full model right; needs ``y_cal``)
+    or ``"net_loss"`` (the expected drop in accuracy, which credits rows the small model gets right
+    and the full model wrong; needs ``y_cal``). Every candidate is certified at level
+    ``(1 - confidence) / n_candidates`` (Bonferroni), so
+    choosing the cheapest certified candidate on the same calibration rows keeps the guarantee.
+    Thresholds are tried on a grid of quantiles of the small model's confidence on ``blocks_sel``
+    (rows not used for certification), so the grid does not depend on the calibration rows either.
+    Every candidate tried is appended to ``trace``.
     """
+    if risk != "disagreement" and y_cal is None:
+        raise ValueError(f"risk={risk!r} needs y_cal")
     groups = pipeline.group_names
     full = (costs.total([*groups, "model"]), costs.total([*groups, "model"], single=True))
     best: CascadePlan | None = None
     best_single: CascadePlan | None = None
     tried: list[dict[str, Any]] = []
+    # Every (cheap set, small model) pair is a candidate; all are fixed before certification.
+    pairs = []
     for cheap in candidate_sets(groups, costs, importance):
+        feats_fit = hstack([blocks_fit[g] for g in cheap])
+        for template in small_model_variants(
+            "classification", sparse=sp.issparse(feats_fit), seed=seed, template=small_model
+        ):
+            pairs.append((cheap, feats_fit, template))
+    delta = (1.0 - confidence) / max(len(pairs), 1)
+    for cheap, feats_fit, template in pairs:
         rest = [g for g in groups if g not in cheap]
-        small = fit_small_model(
-            "classification",
-            hstack([blocks_fit[g] for g in cheap]),
-            full_fit,
-            seed=seed,
-            template=small_model,
-        )
+        small = fit_small_model("classification", feats_fit, target_fit, seed=seed, template=template)
         feats_cal = hstack([blocks_cal[g] for g in cheap])
         proba = small.predict_proba(feats_cal)
         conf = proba.max(axis=1)
         pred = small.classes_[proba.argmax(axis=1)]
-        errors = pred != full_cal if y_cal is None else (pred != y_cal) & (full_cal == y_cal)
-        cal = calibrate_threshold(conf, errors, max_loss=max_loss, delta=1.0 - confidence)
+        grid = None
+        if blocks_sel is not None:
+            conf_sel = small.predict_proba(hstack([blocks_sel[g] for g in cheap])).max(axis=1)
+            grid = np.quantile(conf_sel, np.linspace(0.0, 1.0, 201))
+        if risk == "net_loss":
+            assert y_cal is not None
+            cal = calibrate_threshold_mean(
+                conf, net_loss(pred, full_cal, y_cal), max_loss=max_loss, delta=delta, grid=grid, seed=seed
+            )
+        else:
+            errors = pred != full_cal if y_cal is None or risk == "disagreement" else (
+                (pred != y_cal) & (full_cal == y_cal)
+            )  # fmt: skip
+            cal = calibrate_threshold(conf, errors, max_loss=max_loss, delta=delta, grid=grid)
         small_cost = per_row_cost(small.predict_proba, feats_cal, seed=seed)
         exp = (
             cascade_cost(costs, cheap, rest, small_cost[0], cal.accept_rate, single=False),
             cascade_cost(costs, cheap, rest, small_cost[1], cal.accept_rate, single=True),
         )
         tried.append(
-            {"cheap": cheap, "threshold": cal.threshold, "accept_rate": cal.accept_rate, "bound": cal.bound,
-             "expected_speedup": full[0] / exp[0]}
+            {"cheap": cheap, "small_model": _describe(small), "threshold": cal.threshold,
+             "accept_rate": cal.accept_rate, "bound": cal.bound, "risk": cal.risk,
+             "expected_speedup": full[0] / exp[0], "expected_speedup_single": full[1] / exp[1]}
         )  # fmt: skip
         plan = CascadePlan(
             cheap, small, cal.threshold, cal.accept_rate, cal.risk, cal.bound, small_cost, exp, full

@@ -9,7 +9,9 @@ def format_plan(plan: dict[str, Any]) -> str:
     """The plan as a few readable lines: groups, cascade, top-K."""
     lines = [
         f"mode {plan['mode']}, task {plan['task']}, max_loss {plan['max_loss']} ({plan.get('risk')}) "
-        f"at confidence {plan['confidence']}; fit {plan['n_fit']} rows, calibration {plan['n_cal']} rows"
+        f"at confidence {plan['confidence']}; small models learn the "
+        f"{plan.get('small_target', 'full model')} on {plan['n_fit']} rows; "
+        f"selection {plan.get('n_sel', 0)} rows, certification {plan['n_cal']} rows"
     ]
     lines.append(f"{'group':<14} {'batch us/row':>12} {'single us':>10} {'importance':>11}")
     for g, d in plan["groups"].items():
@@ -25,7 +27,8 @@ def format_plan(plan: dict[str, Any]) -> str:
     else:
         lines.append(
             f"cascade: cheap {c['cheap_groups']} -> {c['small_model']}, threshold {c['threshold']:.4f}, "
-            f"answers {c['accept_rate']:.1%} early; risk {c['disagreement']:.4f}, bound {c['bound']:.4f}; "
+            f"answers {c['accept_rate']:.1%} early; {plan.get('risk')} {c['risk']:.4f}, "
+            f"bound {c['bound']:.4f}; "
             f"expected speedup batch {c['expected_speedup_batch']:.2f}x, "
             f"single {c['expected_speedup_single']:.2f}x"
         )

@@ -28,6 +28,16 @@ log = get_logger(__name__)
 PAYOFF = 0.9
 
 
+def _given_blocks(pipeline: Pipeline, blocks: dict[str, Any], n: int) -> dict[str, Any]:
+    """Validate precomputed blocks: every group present, one row per input row."""
+    from dawn.willump._blocks import as_block
+
+    missing = [g for g in pipeline.group_names if g not in blocks]
+    if missing:
+        raise DawnError(f"precomputed blocks lack groups {missing}", "pass one block per feature group")
+    return {g: as_block(blocks[g], g, n) for g in pipeline.group_names}
+
+
 def optimize(
     pipeline: Any,
     X_val: Any,
@@ -41,10 +51,14 @@ def optimize(
     mode: str = "bounded",
     risk: str = "disagreement",
     cal_fraction: float = 0.5,
+    select_fraction: float = 0.2,
+    small_target: str = "auto",
     small_model: Any = None,
     measure: bool = True,
     X_train: Any = None,
     y_train: Any = None,
+    blocks_val: dict[str, Any] | None = None,
+    blocks_train: dict[str, Any] | None = None,
     seed: int = 0,
 ) -> OptimizedPipeline:
     """Build an :class:`OptimizedPipeline` for ``pipeline`` from held-out rows.
@@ -54,26 +68,46 @@ def optimize(
     pipeline : Pipeline or fitted sklearn Pipeline
         The feature groups and the user's fitted model (kept as the full model).
     X_val, y_val : raw rows and optional labels
-        Held-out data, split into a part to fit the small models (their target is the full model's
-        own output, so labels are optional) and a calibration part. ``y_val`` is used for importance
+        Held-out data. Without ``X_train`` it is split into a part to fit the small models (and to
+        measure importance and set the threshold grid) and a certification part; with ``X_train``
+        into a selection part and a certification part. ``y_val`` is needed by the label-based risks
         and by ``mode="willump"``.
     max_loss : float, default=0.005
-        The largest acceptable fraction of rows on which the cascade disagrees with the full model.
+        The largest acceptable risk (see ``risk``), e.g. 0.005 = half a percentage point.
     confidence : float, default=0.95
         The probability, over the calibration draw, that the certified bounds hold.
     top_k, top_k_n, top_k_precision : int or None, int, float
         Prepare a top-K filter for queries of about ``top_k_n`` rows with precision at least
         ``top_k_precision`` (against the full pipeline's own top-K).
-    risk : {"disagreement", "accuracy"}, default="disagreement"
-        What ``max_loss`` bounds: the fraction of rows where the cascade disagrees with the full model,
-        or (needs ``y_val``) the fraction where it is wrong and the full model right, which bounds the
-        accuracy loss.
+    risk : {"disagreement", "accuracy_risk", "net_loss"}, default="disagreement"
+        What ``max_loss`` bounds, with probability ``confidence``:
+
+        - ``"disagreement"``: the fraction of rows where the cascade's answer differs from the full
+          model's (no labels needed; Clopper-Pearson);
+        - ``"accuracy_risk"`` (alias ``"accuracy"``; needs ``y_val``): the fraction of rows where the
+          cascade is wrong and the full model right, an upper bound on the accuracy drop that ignores
+          rows the small model fixes (Clopper-Pearson);
+        - ``"net_loss"`` (needs ``y_val``): the expected accuracy drop itself, full-model accuracy
+          minus cascade accuracy, which credits rows the cascade fixes (a bounded mean in
+          ``[-1, 1]``, Waudby-Smith-Ramdas betting). It certifies accuracy, not agreement: the
+          cascade may answer differently from the full model on more rows.
+    select_fraction : float, default=0.2
+        With ``X_train``, the share of the validation rows kept apart to measure importance and set
+        the threshold grid; the rest certify.
+    small_target : {"auto", "full", "labels"}, default="auto"
+        What the small models learn: the full model's output (distillation) or the labels; ``auto``
+        uses labels for ``risk="net_loss"`` (when available) and the full model's output otherwise.
     mode : {"bounded", "willump"}
         ``willump`` reproduces the original's heuristics (see :mod:`dawn.willump.heuristics`).
     X_train, y_train : raw rows and optional labels, optional
-        Rows to fit the small models on (e.g. the full model's own training rows; the target is still
-        the full model's output there). Then every validation row is used for calibration, which
-        gives tighter bounds; ``y_train`` is only needed by ``mode="willump"``.
+        Rows to fit the small models on (e.g. the full model's own training rows; their target is
+        the full model's output there, or ``y_train`` when the small models learn labels). Then the
+        validation rows only select (``select_fraction``) and certify, which gives tighter bounds;
+        ``y_train`` is needed by ``mode="willump"`` and by label-trained small models.
+    blocks_val, blocks_train : dict of str to block, optional
+        Feature blocks already computed for ``X_val`` / ``X_train`` (e.g. read from an offline
+        feature table), one per group, to skip recomputing expensive groups; group costs are still
+        measured by computing every group on a sample of ``X_val``.
     measure : bool, default=True
         Time the cascade and the top-K filter against the full pipeline on calibration rows; drop
         either if it is not faster.
@@ -83,10 +117,16 @@ def optimize(
         pipeline = Pipeline.from_sklearn(pipeline)
     if mode not in ("bounded", "willump"):
         raise DawnError(f"unknown mode {mode!r}", "use mode='bounded' or mode='willump'")
-    if risk not in ("disagreement", "accuracy") or (risk == "accuracy" and y_val is None):
+    risk = "accuracy_risk" if risk == "accuracy" else risk
+    if risk not in ("disagreement", "accuracy_risk", "net_loss") or (
+        risk != "disagreement" and y_val is None
+    ):
         raise DawnError(
-            f"risk={risk!r} is not available here", "use 'disagreement', or pass y_val for 'accuracy'"
+            f"risk={risk!r} is not available here",
+            "use 'disagreement', or pass y_val for 'accuracy_risk' or 'net_loss'",
         )
+    if small_target not in ("auto", "full", "labels"):
+        raise DawnError(f"unknown small_target {small_target!r}", "use 'auto', 'full' or 'labels'")
     if not 0 < max_loss < 1 or not 0 < confidence < 1:
         raise DawnError("max_loss and confidence must lie strictly between 0 and 1", "e.g. 0.005 and 0.95")
     n = n_rows(X_val)
@@ -106,7 +146,7 @@ def optimize(
     if len(pipeline.group_names) < 2:
         log.info("one feature group: nothing to cascade on; serving the full pipeline")
 
-    blocks = pipeline.compute(X_val)
+    blocks = _given_blocks(pipeline, blocks_val, n) if blocks_val is not None else pipeline.compute(X_val)
     feats = pipeline.assemble(blocks)
     if task == "classification":
         full_pred = np.asarray(pipeline.model.predict(feats))
@@ -117,32 +157,45 @@ def optimize(
         classes = None
     costs = measure_costs(pipeline, X_val, seed=seed)
 
+    # Three disjoint roles: rows the small models are fitted on, rows that pick the candidates'
+    # order and the threshold grid ("selection"), and rows that certify ("calibration"). Keeping the
+    # certification rows out of the first two is what makes the stated bound valid.
+    perm = np.random.default_rng(seed).permutation(n)
     if X_train is None:
-        perm = np.random.default_rng(seed).permutation(n)
         n_fit = int(round(n * (1.0 - cal_fraction)))
         fit_idx, cal_idx = np.sort(perm[:n_fit]), np.sort(perm[n_fit:])
         b_fit = {g: b[fit_idx] for g, b in blocks.items()}
         pred_fit, score_fit = full_pred[fit_idx], full_score[fit_idx]
         y_fit = None if y is None else y[fit_idx]
+        sel_idx = fit_idx  # the full model never saw them, so importance there is honest
     else:
-        b_fit = pipeline.compute(X_train)
+        b_fit = (
+            _given_blocks(pipeline, blocks_train, n_rows(X_train))
+            if blocks_train is not None
+            else pipeline.compute(X_train)
+        )
         tf = pipeline.assemble(b_fit)
         pred_fit = np.asarray(pipeline.model.predict(tf))
         score_fit = (
             pred_fit.astype(float) if task == "regression" else pipeline.model.predict_proba(tf)[:, -1]
         )
         y_fit = None if y_train is None else np.asarray(y_train)
-        cal_idx = np.arange(n)
+        n_sel = int(round(n * select_fraction))
+        sel_idx, cal_idx = np.sort(perm[:n_sel]), np.sort(perm[n_sel:])
     b_cal = {g: b[cal_idx] for g, b in blocks.items()}
+    b_sel = {g: b[sel_idx] for g, b in blocks.items()}
     heuristic = mode == "willump"
     target = y if (heuristic and y is not None) else full_pred
     importance = permutation_importance(
-        pipeline, b_cal, target[cal_idx], n_repeats=1 if heuristic else 3, seed=seed
+        pipeline, b_sel, target[sel_idx], n_repeats=1 if heuristic else 3, seed=seed
     )
 
-    # The small model mimics the full model (distillation) for either risk: trained on the labels
-    # instead, it was certified to answer fewer rows on the music and credit workloads.
-    small_target = pred_fit
+    # The small model mimics the full model (distillation) unless net accuracy is what is bounded:
+    # then it learns the labels, so it can also fix some of the full model's mistakes.
+    use_labels = small_target == "labels" or (small_target == "auto" and risk == "net_loss")
+    if use_labels and y_fit is None:
+        raise DawnError("small_target='labels' needs labels for the fit rows", "pass y_train with X_train")
+    small_target_arr = y_fit if use_labels and y_fit is not None else pred_fit
     cascade = cascade_single = topk = None
     trace: list[dict[str, Any]] = []
     if task == "classification" and len(pipeline.group_names) > 1:
@@ -163,9 +216,9 @@ def optimize(
             )
         else:
             cascade, cascade_single = build_cascade(
-                pipeline, b_fit, b_cal, small_target, full_pred[cal_idx], costs, importance,
+                pipeline, b_fit, b_cal, small_target_arr, full_pred[cal_idx], costs, importance,
                 max_loss=max_loss, confidence=confidence, seed=seed, small_model=small_model,
-                y_cal=None if risk == "disagreement" or y is None else y[cal_idx], trace=trace,
+                y_cal=None if y is None else y[cal_idx], risk=risk, blocks_sel=b_sel, trace=trace,
             )  # fmt: skip
         if cascade is not None and cascade.expected_cost[0] > PAYOFF * cascade.full_cost[0]:
             log.info("cascade does not pay off (expected %.2fx); serving the full pipeline",
@@ -215,6 +268,8 @@ def optimize(
         "confidence": confidence,
         "n_fit": n_rows(next(iter(b_fit.values()))),
         "n_cal": len(cal_idx),
+        "n_sel": len(sel_idx),
+        "small_target": "labels" if use_labels else "full model",
     }
     opt = OptimizedPipeline(
         pipeline, cascade, topk, classes=classes, info=info, cascade_single=cascade_single
@@ -223,7 +278,7 @@ def optimize(
         from dawn.core.timing import compare
 
         Xc = take(
-            X_val, cal_idx[: min(1000, max(200, int(2.0 / max(costs.total(pipeline.group_names), 1e-9))))]
+            X_val, cal_idx[: min(1000, max(100, int(1.0 / max(costs.total(pipeline.group_names), 1e-9))))]
         )
         cmp = compare({"full": lambda: pipeline.predict(Xc), "optimized": lambda: opt.predict(Xc)}, repeats=3)
         info["measured_speedup_batch"] = cmp.speedup("optimized")
@@ -231,6 +286,8 @@ def optimize(
             log.info("cascade measured %.2fx; serving the full pipeline", cmp.speedup("optimized"))
             info["dropped_cascade"] = opt.explain()["cascade"]
             opt.cascade_ = None
+            if heuristic:  # the original served one cascade for both uses
+                opt.cascade_single_ = None
     if measure and topk is not None:
         from dawn.core.timing import compare
 

@@ -149,7 +149,7 @@ class OptimizedPipeline:
             "small_model": type(c.small).__name__,
             "threshold": c.threshold,
             "accept_rate": c.accept_rate,
-            "disagreement": c.risk,
+            "risk": c.risk,  # point estimate of the certified risk (see info "risk")
             "bound": c.bound,
             "expected_speedup_batch": c.expected_speedup[0],
             "expected_speedup_single": c.expected_speedup[1],

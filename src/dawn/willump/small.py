@@ -5,7 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 
-def make_small_model(task: str, *, sparse: bool, seed: int = 0) -> Any:
+def small_model_variants(task: str, *, sparse: bool, seed: int = 0, template: Any = None) -> list[Any]:
+    """Unfitted small models to try, cheapest first: the user's ``template`` if given; else for dense
+    input a 25-tree and a 60-tree LightGBM (the cheaper one often wins when the full model's cost is
+    mostly the model itself), for sparse input a linear model."""
+    from sklearn.base import clone
+
+    if template is not None:
+        return [clone(template)]
+    if sparse:
+        return [make_small_model(task, sparse=True, seed=seed)]
+    return [
+        make_small_model(task, sparse=False, seed=seed, n_trees=25),
+        make_small_model(task, sparse=False, seed=seed),
+    ]
+
+
+def make_small_model(task: str, *, sparse: bool, seed: int = 0, n_trees: int = 60) -> Any:
     """A fast, unfitted estimator for the cheap features: linear for sparse input, small GBDT for dense.
 
     Linear models are the natural fit for TF-IDF-like sparse blocks and cost microseconds per row; on
@@ -21,18 +37,19 @@ def make_small_model(task: str, *, sparse: bool, seed: int = 0) -> Any:
         import lightgbm as lgb
 
         params: dict[str, Any] = dict(
-            n_estimators=60, num_leaves=15, learning_rate=0.1, n_jobs=1, random_state=seed, verbose=-1
+            n_estimators=n_trees, num_leaves=15, learning_rate=0.1, n_jobs=1, random_state=seed, verbose=-1
         )
         return lgb.LGBMClassifier(**params) if task == "classification" else lgb.LGBMRegressor(**params)
     except ImportError:  # lightgbm is in the willump extra; sklearn's GBDT is the fallback
         from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
         cls = HistGradientBoostingClassifier if task == "classification" else HistGradientBoostingRegressor
-        return cls(max_iter=60, random_state=seed)
+        return cls(max_iter=n_trees, random_state=seed)
 
 
 def fit_small_model(task: str, feats: Any, target: Any, *, seed: int = 0, template: Any = None) -> Any:
-    """Fit a small model on ``feats`` to mimic ``target`` (the full model's own outputs)."""
+    """Fit a small model (a clone of ``template``, or the default) on ``feats`` to predict ``target``
+    (the full model's own outputs, or the labels)."""
     import numpy as np
     import scipy.sparse as sp
     from sklearn.base import clone

@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from dawn.willump._blocks import hstack
 from dawn.willump.bounds import clopper_pearson_lower
 from dawn.willump.cascade import candidate_sets
 from dawn.willump.cost import Costs, per_row_cost
-from dawn.willump.small import fit_small_model
+from dawn.willump.small import fit_small_model, small_model_variants
 
 
 def small_scores(small: Any, feats: Any, task: str) -> np.ndarray:
@@ -38,7 +39,7 @@ def retain_fraction(
     *,
     precision: float,
     confidence: float,
-    min_band: int = 100,
+    min_band: int = 150,
 ) -> tuple[float, float]:
     """``(q, bound)``: the smallest fraction of rows to keep by cheap score so that the full top band
     is kept with a lower confidence bound ``>= precision``; ``q = 1`` when no cut can be certified."""
@@ -77,15 +78,18 @@ class TopKPlan:
     full_cost: float
     candidates: list[dict[str, Any]] = field(default_factory=list)
     ratio: float | None = None  # willump-heuristics mode: keep ratio * K rows instead of a fraction
+    _keep: dict[tuple[int, int], int] = field(default_factory=dict, repr=False)  # memo per (n, k)
 
     def n_keep(self, n: int, k: int) -> int:
         """How many rows of a query of ``n`` rows the full pipeline must score for its top ``k``."""
         if self.ratio is not None:
             return min(n, max(k, int(self.ratio * k)))
-        q, _ = retain_fraction(
-            self.cheap_cal, self.full_cal, k / n, precision=self.precision, confidence=self.confidence
-        )
-        return min(n, max(k, math.ceil(q * n)))
+        if (n, k) not in self._keep:  # the certified cut depends only on (n, k): compute it once
+            q, _ = retain_fraction(
+                self.cheap_cal, self.full_cal, k / n, precision=self.precision, confidence=self.confidence
+            )
+            self._keep[(n, k)] = min(n, max(k, math.ceil(q * n)))
+        return self._keep[(n, k)]
 
 
 def build_topk(
@@ -103,24 +107,40 @@ def build_topk(
     confidence: float,
     seed: int = 0,
 ) -> TopKPlan | None:
-    """The top-K filter with the lowest expected batch cost, or None if no cut beats the full pipeline."""
+    """The top-K filter with the lowest expected batch cost, or None if no cut beats the full pipeline.
+
+    Each candidate is certified at ``1 - (1 - confidence) / n_candidates`` (Bonferroni), so picking
+    the cheapest on the same calibration rows keeps the stated confidence.
+    """
     groups = pipeline.group_names
     full = costs.total([*groups, "model"])
     best: TopKPlan | None = None
     tried = []
-    task = pipeline.task
-    for cheap in candidate_sets(groups, costs, importance):
-        rest = [g for g in groups if g not in cheap]
+    # Greedy prefixes only: the precision bound of a candidate is a binomial on ~100-150 top rows, and
+    # a Bonferroni split over all 14 subsets of four groups would leave it unable to certify 0.95.
+    pairs = []
+    for cheap in candidate_sets(groups, costs, importance, exhaustive=0):
         feats_fit = hstack([blocks_fit[g] for g in cheap])
-        small = fit_small_model(
-            task if task == "regression" else "regression", feats_fit, full_fit, seed=seed
-        )
+        for template in small_model_variants("regression", sparse=sp.issparse(feats_fit), seed=seed):
+            pairs.append((cheap, feats_fit, template))
+    confidence = 1.0 - (1.0 - confidence) / max(len(pairs), 1)
+    for cheap, feats_fit, template in pairs:
+        rest = [g for g in groups if g not in cheap]
+        small = fit_small_model("regression", feats_fit, full_fit, seed=seed, template=template)
         feats_cal = hstack([blocks_cal[g] for g in cheap])
         cheap_cal = np.asarray(small.predict(feats_cal), dtype=float).ravel()
         q, lb = retain_fraction(cheap_cal, full_cal, k / n_query, precision=precision, confidence=confidence)
         sc = per_row_cost(small.predict, feats_cal, seed=seed)
         exp = costs.total(cheap) + sc[0] + q * costs.total([*rest, "model"])
-        tried.append({"cheap": cheap, "retain": q, "bound": lb, "expected_speedup": full / exp})
+        tried.append(
+            {
+                "cheap": cheap,
+                "trees": getattr(small, "n_estimators", None),
+                "retain": q,
+                "bound": lb,
+                "expected_speedup": full / exp,
+            }
+        )
         if q < 1.0 and (best is None or exp < best.expected_cost):
             best = TopKPlan(
                 cheap, small, "regression", cheap_cal, full_cal, precision, confidence, k, n_query, q, lb, sc,

@@ -24,14 +24,25 @@ GENRES = [
 
 
 def _genre_matrix(genres: pd.Series) -> np.ndarray:
-    return np.column_stack([genres.str.contains(g, regex=False).to_numpy() for g in GENRES]).astype(float)
+    # Parse each distinct genre string once (a few hundred), then gather rows: per-row substring tests
+    # cost more than the Redis lookups and made the "cheap" local group the dearest one.
+    codes, uniq = pd.factorize(genres.to_numpy())
+    table = np.array([[g in u.split("|") for g in GENRES] for u in uniq], dtype=float).reshape(
+        -1, len(GENRES)
+    )
+    return table[codes]
 
 
 def context(X: pd.DataFrame) -> np.ndarray:
     """Local request features: movie year, hour and weekday of the rating, genre indicators."""
-    ts = pd.to_datetime(X["timestamp"], unit="s")
-    return np.column_stack([X["year"].to_numpy(float), ts.dt.hour.to_numpy(float),
-                            ts.dt.dayofweek.to_numpy(float), _genre_matrix(X["genres"])])  # fmt: skip
+    # Integer arithmetic on the Unix time instead of pandas datetime accessors: the same UTC hour and
+    # weekday (1970-01-01 was a Thursday, Monday = 0), without a per-call overhead that dominated
+    # single-row requests.
+    ts = X["timestamp"].to_numpy(dtype=np.int64)
+    hour = (ts // 3600) % 24
+    weekday = (ts // 86400 + 3) % 7
+    return np.column_stack([X["year"].to_numpy(float), hour.astype(float), weekday.astype(float),
+                            _genre_matrix(X["genres"])])  # fmt: skip
 
 
 def _user_table(train: pd.DataFrame) -> pd.DataFrame:

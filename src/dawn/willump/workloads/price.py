@@ -49,7 +49,12 @@ class Comparables:
         )
 
     def __call__(self, X: pd.DataFrame) -> np.ndarray:
-        _, idx = self.nn.kneighbors((self._space(X) - self.mu) / self.sd)
+        from threadpoolctl import threadpool_limits
+
+        # One thread, as n_jobs=1 intends: scikit-learn's brute-force search otherwise starts an
+        # OpenMP team per call, whose start-up dominates small batches on a shared two-core host.
+        with threadpool_limits(1):
+            _, idx = self.nn.kneighbors((self._space(X) - self.mu) / self.sd)
         p = self.logp[idx]
         return np.column_stack([p.mean(axis=1), p.std(axis=1), p.min(axis=1), p.max(axis=1)])
 
