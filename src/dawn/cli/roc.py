@@ -94,6 +94,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     try:
         res = run_train(cfg)
+        _barrier()
     finally:
         _shutdown_process_group()
     if res["rank"] != 0:
@@ -107,6 +108,15 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"(val {res['val_acc']:.4f}, best epoch {res['best_epoch']}), final loss {res['final_loss']:.4f}"
         )
     return 0
+
+
+def _barrier() -> None:
+    """Wait until every rank has finished training (rank 0 writes the last checkpoint after the others),
+    so that no rank tears its gloo group down while a peer still uses it."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        dist.barrier()
 
 
 def _shutdown_process_group() -> None:

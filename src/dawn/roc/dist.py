@@ -217,5 +217,32 @@ def init_from_env(backend: str = "gloo", timeout_s: float = 60.0) -> tuple[int, 
     if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
         return 0, 1
     if not dist.is_initialized():
-        dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout_s))
+        timeout = datetime.timedelta(seconds=timeout_s)
+        attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+        if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True" and attempt != "0":
+            # torchrun's static rendezvous keeps one store for the whole job, and a restarted worker
+            # group would find the previous attempt's keys in it: a new rank then reads a dead peer's
+            # address and gloo fails with "connectFullMesh ... Connection refused", or waits on it. Keys
+            # under a per-attempt prefix are always fresh. Only restarts take this path: on a first
+            # attempt there are no stale keys, and a store made here aborted some clean runs at exit
+            # ("terminate called without an active exception"; 2 of 6 vs 0 of 16 with env://).
+            store = dist.PrefixStore(
+                f"dawn-roc/attempt-{attempt}/",
+                dist.TCPStore(
+                    os.environ["MASTER_ADDR"],
+                    int(os.environ["MASTER_PORT"]),
+                    int(os.environ["WORLD_SIZE"]),
+                    is_master=False,
+                    timeout=timeout,
+                ),
+            )
+            dist.init_process_group(
+                backend,
+                store=store,
+                rank=int(os.environ["RANK"]),
+                world_size=int(os.environ["WORLD_SIZE"]),
+                timeout=timeout,
+            )
+        else:
+            dist.init_process_group(backend, timeout=timeout)
     return dist.get_rank(), dist.get_world_size()

@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     from dawn import data as dd
     from dawn.core.io import atomic_write_json, ensure_writable_dir, to_jsonable
     from dawn.roc import memory as M
-    from dawn.roc.bench import _execute_check, speed
+    from dawn.roc.bench import execute_check, speed
     from dawn.roc.sparse import from_data
 
     ap = argparse.ArgumentParser(description=__doc__)
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     seq = M.gcn_sequence(d.num_nodes, M.tile_nnz(g.indptr, d.num_nodes, tiles), dims, tiles=tiles)
     cap = seq.working_set // 2
     res["memory"] = {
-        p: _execute_check(d, g, seq, cap, M.plan_for(seq, cap, p), dims, tiles, "cuda")
+        p: execute_check(d, g, seq, cap, M.plan_for(seq, cap, p), dims, tiles, "cuda")
         for p in ("belady", "lru")
     }
     res["memory"]["naive_bytes"] = M.simulate(seq, M.naive_plan(seq), seq.working_set).total

@@ -72,6 +72,25 @@ def section_from(res: dict[str, Any], command: str) -> Section:
                 "target <= 1.10",
             )
         )
+        row = res["partition"]["ks"][k]
+        heads.append(
+            Headline(
+                f"learned / METIS boundary rows, k={k}",
+                round(row["learned"]["boundary_rows"] / max(1, row["metis"]["boundary_rows"]), 2),
+                None,
+                "",
+                "target <= 1.2",
+            )
+        )
+        heads.append(
+            Headline(
+                f"cost model held-out R^2, k={k}",
+                round(s[f"cost_model_r2.k{k}"], 3),
+                None,
+                "",
+                "target >= 0.9",
+            )
+        )
     heads.append(
         Headline(
             "memory plan transfer bytes / naive at half capacity",
@@ -105,7 +124,14 @@ def section_from(res: dict[str, Any], command: str) -> Section:
         for p in ("naive", "lru", "belady")
     ]
     acc_rows = [
-        {"dataset": n, "ours": a["test_acc"], "pyg": a["test_acc_pyg"], "resgcn": a["test_acc_deep"]}
+        {
+            "dataset": n,
+            "seeds": a.get("seeds"),
+            "ours": a["test_acc"],
+            "pyg": a["test_acc_pyg"],
+            "resgcn": a["test_acc_deep"],
+            "gcn_on_resgcn_seeds": a.get("test_acc_2layer_on_deep_seeds"),
+        }
         for n, a in res["accuracy"].items()
     ]
     sec = Section(

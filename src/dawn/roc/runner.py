@@ -71,14 +71,12 @@ def make_partition(
         return P.metis(indptr, indices, k, seed=seed)
     if k == 1:
         return P.Partition(np.array([0, len(indptr) - 1]), method="learned")
-    perm, anchors = P.locality_order(indptr, indices, k=k, seed=seed, return_anchors=True)
-    ip, ix = P.permute_csr(indptr, indices, perm)
     prof = P.PartitionProfiler(
-        ip, ix, data.num_features, hidden, int(data.y.max()) + 1, repeats=repeats, seed=seed
+        indptr, indices, data.num_features, hidden, int(data.y.max()) + 1, repeats=repeats, seed=seed
     )
-    lp = P.LearnedPartitioner(k).fit(ip, ix, prof, anchors=anchors)
+    # profiles the given order, renumbers once into a METIS order balanced in predicted cost, refits
+    lp = P.LearnedPartitioner(k, seed=seed).fit(indptr, indices, prof)
     part = lp.partition_
-    part.perm = perm
     part.info["history"] = lp.history_
     return part
 

@@ -162,7 +162,9 @@ def fit(
     ``on_epoch_start(epoch)`` runs before each epoch (per-epoch seeding, fault injection);
     ``write_checkpoint=False`` reads but never writes (every rank but rank 0).
     """
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    groups = getattr(model, "param_groups", None)  # per-group weight decay (ResGCN's blocks)
+    params = groups(weight_decay) if callable(groups) else model.parameters()
+    opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     start, best = 0, (-1.0, 0.0, -1)
     losses: list[float] = []
     if checkpoint is not None and os.path.exists(checkpoint):

@@ -14,7 +14,7 @@ import numpy as np
 
 from dawn.core.errors import DawnError
 
-__all__ = ["Partition", "boundary_rows", "check_k", "permute_csr", "locality_order"]
+__all__ = ["Partition", "boundary_rows", "check_k", "permute_csr", "locality_order", "group_halo_rows"]
 
 
 def check_k(k: int, n: int) -> None:
@@ -74,7 +74,14 @@ def permute_csr(indptr: np.ndarray, indices: np.ndarray, perm: np.ndarray) -> tu
     return new_ptr.astype(np.int64), cols[order].astype(np.int64)
 
 
-def _metis_membership(indptr: np.ndarray, indices: np.ndarray, parts: int, seed: int) -> np.ndarray:
+def _metis_membership(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    parts: int,
+    seed: int,
+    vweights: np.ndarray | None = None,
+    tpwgts: np.ndarray | None = None,
+) -> np.ndarray:
     import pymetis
 
     n = len(indptr) - 1
@@ -82,8 +89,24 @@ def _metis_membership(indptr: np.ndarray, indices: np.ndarray, parts: int, seed:
     keep = indices != row  # METIS rejects self-loops
     ptr = np.concatenate([[0], np.cumsum(np.bincount(row[keep], minlength=n))])
     adj = pymetis.CSRAdjacency(adj_starts=ptr, adjacent=indices[keep])
-    _, membership = pymetis.part_graph(parts, adj, options=pymetis.Options(seed=seed))
+    vw = None
+    if vweights is not None:  # METIS balances integer weights: about 1000 per vertex, total within int32
+        w = np.asarray(vweights, dtype=np.float64)
+        per_vertex = min(1000.0, 1e9 / max(n, 1))
+        vw = np.maximum(1, np.rint(w * (per_vertex / max(float(w.mean()), 1e-300)))).astype(np.int64)
+    tp = None if tpwgts is None else [float(v) for v in np.asarray(tpwgts) / np.sum(tpwgts)]
+    _, membership = pymetis.part_graph(parts, adj, vweights=vw, tpwgts=tp, options=pymetis.Options(seed=seed))
     return np.asarray(membership, dtype=np.int64)
+
+
+def group_halo_rows(indptr: np.ndarray, indices: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Per group: distinct in-neighbours in other groups (the halo rows it would receive per layer)."""
+    n = len(indptr) - 1
+    k = int(groups.max()) + 1
+    row = np.repeat(np.arange(n), np.diff(indptr))
+    cut = groups[row] != groups[indices]
+    pairs = np.unique(indices[cut] * k + groups[row][cut])
+    return np.bincount(pairs % k, minlength=k)
 
 
 def locality_order(
@@ -93,6 +116,9 @@ def locality_order(
     k: int | None = None,
     parts: int = 64,
     seed: int = 0,
+    vweights: np.ndarray | None = None,
+    tries: int = 1,
+    groups: np.ndarray | None = None,
     return_anchors: bool = False,
 ) -> Any:
     """A vertex order in which neighbours have nearby IDs, which Roc's range partitioning assumes.
@@ -100,8 +126,11 @@ def locality_order(
     Vertices are grouped by a ``k``-way METIS partition (when ``k`` is given) and, inside each group, by
     a finer ``parts``-way one, so the learned partitioner's cuts land near min-cut boundaries and a
     cut moved to balance the load crosses few edges. Falls back to reverse Cuthill-McKee without pymetis.
-    With ``return_anchors`` also returns the positions where the ``k`` METIS groups meet (cuts there
-    cross only METIS's cut edges).
+    With ``vweights`` (per-vertex predicted cost, e.g. from the learned cost model) the ``k`` groups
+    are balanced in that cost instead of in vertex count; with ``tries`` > 1 the ``k``-way split with
+    the fewest halo rows of that many METIS seeds is kept; ``groups`` (per-vertex group IDs ``0..k-1``)
+    replaces that ``k``-way split altogether. With ``return_anchors`` also returns the
+    positions where the ``k`` METIS groups meet (cuts there cross only METIS's cut edges).
     """
     n = len(indptr) - 1
     try:
@@ -118,10 +147,21 @@ def locality_order(
         if parts > 1
         else np.zeros(n, np.int64)
     )
-    coarse = _metis_membership(indptr, indices, k, seed) if k and k > 1 else np.zeros(n, np.int64)
+    row = np.repeat(np.arange(n), np.diff(indptr))
+    coarse = np.zeros(n, np.int64)
+    if groups is not None:
+        coarse = np.asarray(groups, dtype=np.int64)
+    elif k and k > 1:
+        # METIS is randomised and fast: keep the cheapest of a few seeds by halo rows (distinct
+        # (vertex, other group) pairs), the quantity the halo exchange pays for
+        best = -1
+        for s in range(seed, seed + max(1, tries)):
+            mem = _metis_membership(indptr, indices, k, s, vweights)
+            halo = int(group_halo_rows(indptr, indices, mem).sum())
+            if best < 0 or halo < best:
+                coarse, best = mem, halo
     # Inside part p, vertices tied to part p-1 go first and those tied to part p+1 last: a cut moved to
     # balance the load then hands over vertices whose neighbours are already on the other side.
-    row = np.repeat(np.arange(n), np.diff(indptr))
     cp = coarse[indices]
     pull = np.bincount(
         row, weights=(cp == coarse[row] + 1).astype(float) - (cp == coarse[row] - 1), minlength=n

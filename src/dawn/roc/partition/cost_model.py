@@ -13,20 +13,20 @@ import numpy as np
 
 from dawn.core.errors import DawnError
 
-__all__ = ["FEATURES", "vertex_features", "NonNegativeRidge", "range_features"]
+__all__ = ["FEATURES", "vertex_features", "NonNegativeRidge", "range_boundary", "range_features"]
 
-#: Per-vertex features (each multiplied by the model's total feature width).
-FEATURES = ("vertex", "in_degree", "neighbour_runs", "remote_neighbours")
+#: Features of a range (each multiplied by the model's total feature width): the first three are sums of
+#: per-vertex features, the last is the range's exact boundary (halo) size.
+FEATURES = ("vertex", "in_degree", "neighbour_runs", "boundary_rows")
 
 
-def vertex_features(indptr: np.ndarray, indices: np.ndarray, *, k: int = 4, width: float = 1.0) -> np.ndarray:
-    """Per-vertex features ``x(v)``, shape ``(n, 4)``.
+def vertex_features(indptr: np.ndarray, indices: np.ndarray, *, width: float = 1.0) -> np.ndarray:
+    """Per-vertex features ``x(v)``, shape ``(n, 3)``.
 
     Columns: 1; in-degree; neighbour-ID runs (maximal runs of consecutive IDs among a vertex's sorted
-    in-neighbours, the paper's memory-access continuity: one run is one contiguous read); remote
-    in-neighbours (those more than ``n / (2k)`` IDs away, a per-vertex proxy for the partition's boundary
-    size, which is what makes the halo exchange and its gather cost). All are scaled by ``width``, the
-    feature width the model moves per row, so one model serves models and graphs of other widths.
+    in-neighbours, the paper's memory-access continuity: one run is one contiguous read). All are scaled
+    by ``width``, the feature width the model moves per row, so one model serves models and graphs of
+    other widths.
     """
     n = len(indptr) - 1
     deg = np.diff(indptr).astype(np.float64)
@@ -38,14 +38,27 @@ def vertex_features(indptr: np.ndarray, indices: np.ndarray, *, k: int = 4, widt
         same_row = row[1:] == row[:-1]
         starts[1:] = ~(same_row & (idx[1:] == idx[:-1] + 1))
     runs = np.bincount(row[starts], minlength=n).astype(np.float64)
-    far = np.abs(idx - row) > max(1, n // (2 * max(k, 1)))
-    remote = np.bincount(row[far], minlength=n).astype(np.float64)
-    return np.column_stack([np.ones(n), deg, runs, remote]) * width
+    return np.column_stack([np.ones(n), deg, runs]) * width
 
 
-def range_features(prefix: np.ndarray, lo: int, hi: int) -> np.ndarray:
-    """Summed features of vertices ``lo:hi`` from column prefix sums ``prefix`` (shape ``(n + 1, f)``)."""
-    return prefix[hi] - prefix[lo]
+def range_boundary(indptr: np.ndarray, indices: np.ndarray, lo: int, hi: int) -> int:
+    """Distinct in-neighbours of ``lo:hi`` outside it: the halo rows the range receives per layer."""
+    cols = indices[indptr[lo] : indptr[hi]]
+    return int(np.unique(cols[(cols < lo) | (cols >= hi)]).size)
+
+
+def range_features(
+    indptr: np.ndarray, indices: np.ndarray, prefix: np.ndarray, bounds: np.ndarray, width: float
+) -> np.ndarray:
+    """Features of each range of ``bounds``, shape ``(k, 4)``: summed per-vertex features (from their
+    column prefix sums ``prefix``, shape ``(n + 1, 3)``) and the exact boundary size.
+
+    The boundary is not a sum over vertices (two vertices may share a halo neighbour), which is why it is
+    computed per range; the halo exchange and the gather of halo rows cost in proportion to it.
+    """
+    b = np.asarray(bounds, dtype=np.int64)
+    halo = [range_boundary(indptr, indices, int(lo), int(hi)) for lo, hi in zip(b[:-1], b[1:], strict=True)]
+    return np.column_stack([prefix[b[1:]] - prefix[b[:-1]], np.asarray(halo, dtype=np.float64) * width])
 
 
 class NonNegativeRidge:
