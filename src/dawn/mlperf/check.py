@@ -118,7 +118,7 @@ class _CachedYaml:
         self._yaml = yaml
         self.BaseLoader = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
 
-    def load(self, stream: object, Loader: object = None) -> object:  # noqa: N803 - the yaml API
+    def load(self, stream: Any, Loader: object = None) -> object:  # noqa: N803 - the yaml API
         name = getattr(stream, "name", None)
         if not isinstance(name, str):
             return self._yaml.load(stream, Loader=self.BaseLoader)
