@@ -27,8 +27,9 @@ def format_plan(plan: dict[str, Any]) -> str:
     else:
         lines.append(
             f"cascade: cheap {c['cheap_groups']} -> {c['small_model']}, threshold {c['threshold']:.4f}, "
-            f"answers {c['accept_rate']:.1%} early; {plan.get('risk')} {c['risk']:.4f}, "
-            f"bound {c['bound']:.4f}; "
+            f"answers {c['accept_rate']:.1%} early; {plan.get('risk')} {c['risk']:.4f} on calibration rows, "
+            f"certified <= {plan.get('max_loss')} at confidence {plan.get('confidence')} "
+            f"(upper bound at this threshold alone {c['bound']:.4f}); "
             f"expected speedup batch {c['expected_speedup_batch']:.2f}x, "
             f"single {c['expected_speedup_single']:.2f}x"
         )
@@ -42,7 +43,8 @@ def format_plan(plan: dict[str, Any]) -> str:
     else:
         lines.append(
             f"single-row (predict_one): cheap {cs['cheap_groups']}, threshold {cs['threshold']:.4f}, "
-            f"answers {cs['accept_rate']:.1%} early, bound {cs['bound']:.4f}, "
+            f"answers {cs['accept_rate']:.1%} early, certified <= {plan.get('max_loss')} "
+            f"(at this threshold alone {cs['bound']:.4f}), "
             f"expected speedup {cs['expected_speedup_single']:.2f}x"
         )
     t = plan.get("topk")

@@ -150,6 +150,8 @@ class OptimizedPipeline:
             "threshold": c.threshold,
             "accept_rate": c.accept_rate,
             "risk": c.risk,  # point estimate of the certified risk (see info "risk")
+            # the upper confidence bound at the chosen threshold alone; after the threshold has been
+            # chosen it is optimistic: what is guaranteed is risk <= info "max_loss"
             "bound": c.bound,
             "expected_speedup_batch": c.expected_speedup[0],
             "expected_speedup_single": c.expected_speedup[1],
