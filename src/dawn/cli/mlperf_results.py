@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
 
@@ -162,5 +161,4 @@ def cmd_package(args: argparse.Namespace) -> int:
     ]
     lines += [f"  error: {e}" for e in errors] + [f"  warning: {w}" for w in warnings]
     emit(args, {"package": org, "accepted": ok, "errors": errors, "warnings": warnings}, "\n".join(lines))
-    print("", end="", file=sys.stderr)
     return 0 if ok else 1

@@ -10,6 +10,7 @@ turns each violation into one line.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -65,6 +66,17 @@ def official_ruleset_for(benchmark: str, ruleset: str | None = None) -> str | No
     return None
 
 
+_RECORD_ERRORS = (json.JSONDecodeError, KeyError, TypeError, ValueError)
+
+
+def _record(raw: str) -> Any:
+    """The JSON record of a ``:::MLLOG`` line with a numeric ``time_ms`` (raises one of
+    ``_RECORD_ERRORS`` otherwise, as the official parser rejects it)."""
+    rec = json.loads(raw[raw.index(TOKEN) + len(TOKEN) :])
+    float(rec["time_ms"])
+    return rec
+
+
 def scan_log(path: str | os.PathLike[str]) -> tuple[dict[str, object], list[str]]:
     """One pass over a log: the first value of each key, and one line per ``:::MLLOG`` line the
     official parser would reject (it then fails the whole file)."""
@@ -75,27 +87,26 @@ def scan_log(path: str | os.PathLike[str]) -> tuple[dict[str, object], list[str]
             if TOKEN not in raw:
                 continue
             try:
-                rec = json.loads(raw[raw.index(TOKEN) + len(TOKEN) :])
-                float(rec["time_ms"])
+                rec = _record(raw)
                 header.setdefault(rec["key"], rec["value"])
                 rec["metadata"]  # noqa: B018 - the official parser needs it
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            except _RECORD_ERRORS as exc:
                 errors.append(f"line {lineno}: not a valid :::MLLOG record ({type(exc).__name__}: {exc})")
     return header, errors
 
 
 def first_value(path: str | os.PathLike[str], key: str) -> object:
-    """The value of the first valid record of ``key`` in a log, reading only as far as that line."""
+    """``read_header(path).get(key)``, reading only as far as the first valid record of ``key``."""
     with open(path, encoding="latin-1") as fh:
         for raw in fh:
             if key not in raw or TOKEN not in raw:
                 continue
             try:
-                rec = json.loads(raw[raw.index(TOKEN) + len(TOKEN) :])
-            except json.JSONDecodeError:
+                rec = _record(raw)
+                if rec["key"] == key:
+                    return rec["value"]
+            except _RECORD_ERRORS:
                 continue
-            if isinstance(rec, dict) and rec.get("key") == key:
-                return rec.get("value")
     return None
 
 
@@ -153,9 +164,6 @@ def _cached_exec(source: Any, *args: Any) -> None:
     exec(_compiled(source, "exec"), *args)
 
 
-_TOKEN = ":::MLLOG "
-
-
 class _StripTokenRe:
     """The ``re`` module as the official log parsers see it, with one pattern answered directly.
 
@@ -167,7 +175,7 @@ class _StripTokenRe:
     match again), which this computes with ``str.rfind``; any other call goes to :mod:`re` unchanged.
     """
 
-    _pattern = ".*" + _TOKEN
+    _pattern = ".*" + TOKEN
 
     def __getattr__(self, name: str) -> Any:
         import re
@@ -179,18 +187,20 @@ class _StripTokenRe:
 
         if (
             pattern == self._pattern
-            and repl == _TOKEN
+            and repl == TOKEN
             and not count
             and not flags
             and isinstance(string, str)
             and "\n" not in string[:-1]
         ):
-            i = string.rfind(_TOKEN)
+            i = string.rfind(TOKEN)
             return string if i < 0 else string[i:]
         return re.sub(pattern, repl, string, count=count, flags=flags)
 
 
+@functools.cache
 def _parser_modules() -> list[Any]:
+    """The official per-ruleset parser modules (looked up once)."""
     import importlib
 
     from mlperf_logging.compliance_checker import mlp_parser

@@ -139,10 +139,10 @@ def official_score(
 
 
 def _benchmark_of(folder: Path) -> str:
-    from dawn.mlperf.check import read_header
+    from dawn.mlperf.check import first_value
 
     for p in sorted(folder.glob("result_*.txt")):
-        b = read_header(p).get("submission_benchmark")
+        b = first_value(p, "submission_benchmark")
         if b:
             return str(b)
     return folder.name
