@@ -187,7 +187,8 @@ class LearnedPartitioner:
         coef = self.model_.coef_
         # order-independent terms only: neighbour-run counts change meaning when the graph is renumbered
         cost = np.maximum(vertex_features(indptr, indices, width=width)[:, :2] @ coef[:2], 1e-12)
-        best: tuple[float, np.ndarray] | None = None
+        # (score, membership, per-group vertex cost V, per-group boundary cost B) of the best run so far
+        best: tuple[float, np.ndarray, np.ndarray, np.ndarray] | None = None
         tp = None
         for _ in range(2):
             for s in range(self.seed, self.seed + 3):  # METIS is randomised: keep the best of 3 seeds
@@ -198,11 +199,9 @@ class LearnedPartitioner:
                 B = coef[3] * width * group_halo_rows(indptr, indices, mem)
                 score = balance(V + B) + 0.5 * float(B.sum() / max(V.sum(), 1e-300))
                 if best is None or score < best[0]:
-                    best = (score, mem)
+                    best = (score, mem, V, B)
             assert best is not None
-            mem = best[1]
-            V = np.bincount(mem, weights=cost, minlength=self.k)
-            B = coef[3] * width * group_halo_rows(indptr, indices, mem)
+            _, _, V, B = best
             # shares that equalise V_i + B_i: a group with a big halo gets fewer vertices
             target = np.maximum((V.sum() + B.sum()) / self.k - B, 1e-3 * V.sum() / self.k)
             tp = target / target.sum()
