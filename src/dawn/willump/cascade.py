@@ -143,9 +143,8 @@ def build_cascade(
                 conf, net_loss(pred, full_cal, y_cal), max_loss=max_loss, delta=delta, grid=grid, seed=seed
             )
         else:
-            errors = pred != full_cal if y_cal is None or risk == "disagreement" else (
-                (pred != y_cal) & (full_cal == y_cal)
-            )  # fmt: skip
+            # y_cal is present for every risk but "disagreement" (checked above)
+            errors = pred != full_cal if risk == "disagreement" else (pred != y_cal) & (full_cal == y_cal)
             cal = calibrate_threshold(conf, errors, max_loss=max_loss, delta=delta, grid=grid)
         small_cost = per_row_cost(small.predict_proba, feats_cal, seed=seed)
         exp = (
