@@ -102,9 +102,17 @@ def execute_check(
     gen = torch.Generator().manual_seed(0)
     W = [torch.randn(a, b, generator=gen) * 0.1 for a, b in zip(dims[:-1], dims[1:], strict=True)]
     tens = M.GCNTensors(g, data.x, data.y, data.train_mask, W, tiles)
+    cuda = torch.device(device).type == "cuda"
+    if cuda:
+        # the allocator's own high-water mark beside the plan's count: the plan counts resident tensors,
+        # the allocator also sees each operator's temporaries and blocks held back by record_stream
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        base = torch.cuda.memory_allocated(device)
     t0 = time.perf_counter()
     grads, stats = M.execute(seq, plan, tens, cap, device)
     secs = time.perf_counter() - t0
+    allocator_peak = int(torch.cuda.max_memory_allocated(device) - base) if cuda else None
     Wr = [w.clone().requires_grad_() for w in W]
     h = data.x
     for l, w in enumerate(Wr):
@@ -124,4 +132,6 @@ def execute_check(
         "peak": stats["peak"],
         "capacity": cap,
         "seconds": secs,
+        "working_set": seq.working_set,
+        "allocator_peak": allocator_peak,
     }

@@ -37,14 +37,18 @@ def speed(
 
     C = int(data.y.max()) + 1
     torch.manual_seed(seed)
-    data = data.to(device)
+    # PyG's Data.to/.cpu move in place: build the CPU-side structures from the caller's object, then
+    # move a clone, so neither the caller's graph nor ours changes device behind anyone's back
+    host = data
+    ours_adj = from_data(host, "gcn").to(device)
+    sp = pyg_adjacency(host, "sparse").to(device)
+    data = host.clone().to(device)
     ours = GCN(data.num_features, hidden, C).to(device)
-    ours_adj = from_data(data.cpu(), "gcn").to(device)
     p_ei, p_sp = (
         PygGCN(data.num_features, hidden, C).to(device),
         PygGCN(data.num_features, hidden, C).to(device),
     )
-    ei, sp = data.edge_index, pyg_adjacency(data.cpu(), "sparse").to(device)
+    ei = data.edge_index
     opts = {k: torch.optim.Adam(m.parameters(), lr=0.01) for k, m in (("o", ours), ("e", p_ei), ("s", p_sp))}
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
 
