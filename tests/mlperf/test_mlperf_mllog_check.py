@@ -157,15 +157,36 @@ def test_lines_written_behind_keep_call_timestamps_and_reach_the_file(tmp_path):
     ml = RunLogger(path, enabled=True, flush_every_s=3600)
     ml.end("init_stop")
     ml.start("run_start", time_ms=1000)
-    assert path.read_text().count("\n") == 2  # init and run_start are on disk before training starts
     ml.start("epoch_start", metadata={"epoch_num": 1}, time_ms=1500)
     ml.end("epoch_stop", metadata={"epoch_num": 1}, time_ms=2500)
-    assert path.read_text().count("\n") == 2  # the epoch's lines wait: no I/O inside the timed region
+    assert path.read_text() == ""  # the lines wait: no encoding or I/O inside the timed region
     ml.end("run_stop", metadata={"status": "success"}, time_ms=3000)
     ml.close()
     on_disk = path.read_text().splitlines()
     assert on_disk == ml.lines and len(on_disk) == 5
     assert [json.loads(x.split(":::MLLOG ")[1])["time_ms"] for x in on_disk[1:]] == [1000, 1500, 2500, 3000]
+
+
+def test_detached_tail_appended_elsewhere_gives_the_same_file(tmp_path):
+    from dawn.mlperf.mllog import append_records
+
+    def log(ml):
+        ml.end("init_stop", time_ms=900)
+        ml.start("run_start", time_ms=1000)
+        ml.end("epoch_stop", metadata={"epoch_num": 1}, time_ms=2500)  # flush_every_s=0: written
+        ml.flush_every_s = 3600  # run_stop stays pending
+        ml.end("run_stop", metadata={"status": "success"}, time_ms=3000)
+
+    whole = RunLogger(tmp_path / "a.txt", enabled=True, flush_every_s=0)
+    log(whole)
+    whole.close()
+    split = RunLogger(tmp_path / "b.txt", enabled=True, flush_every_s=0)
+    log(split)
+    tail = split.detach()
+    assert [r[2] for r in tail] == ["run_stop"] and (tmp_path / "b.txt").read_text().count("\n") == 3
+    append_records(tmp_path / "b.txt", "", tail)
+    a, b = (tmp_path / "a.txt").read_text(), (tmp_path / "b.txt").read_text()
+    assert a.replace("a.txt", "") == b.replace("b.txt", "") and a.count("\n") == 4
 
 
 def test_flush_every_zero_writes_at_every_interval_end(tmp_path):

@@ -42,7 +42,12 @@ def suite_summary(
     sc = score_folder(out, required_runs=runs or b.runs)
     run_wall = sum(r["wall_s"] for r in recs)
     in_clock = sum(r["harness_s"] for r in recs)
-    checking = sum(r["check_s"] for r in recs)
+    per_run = [100 * (r["harness_s"] + r.get("outside_s", 0.0)) / r["wall_s"] for r in recs]
+    ses = m.get("session", {})
+    # everything the harness spent in this process during the suite: in and around each timed region,
+    # the wait for the helper's start-up and the final wait for the last run's check and filing
+    all_in = sum(ses.get(k, 0.0) for k in ("harness_in_clock_s", "harness_outside_clock_s"))
+    all_in += ses.get("helper_start_wait_s", 0.0) + ses.get("final_wait_s", 0.0)
     return {
         "benchmark": b.name,
         "target": b.target,
@@ -65,7 +70,17 @@ def suite_summary(
         # per-run ratios: on a shared machine one preempted log call can dominate a sub-second run
         "overhead_in_clock_median_pct": float(np.median([100 * r["harness_s"] / r["wall_s"] for r in recs])),
         "overhead_in_clock_max_pct": max(100 * r["harness_s"] / r["wall_s"] for r in recs),
-        "overhead_with_check_pct": 100 * (in_clock + checking) / run_wall if run_wall else None,
+        # per run: harness time in this process, in and around the timed region (logging, waiting
+        # for the previous run's check and filing, bookkeeping), over the timed region
+        "overhead_per_run_median_pct": float(np.median(per_run)),
+        "overhead_per_run_max_pct": max(per_run),
+        "overhead_total_pct": 100 * all_in / run_wall if run_wall else None,
+        "one_time_ms": {
+            "helper_start_wait": 1e3 * ses.get("helper_start_wait_s", 0.0),
+            "final_wait": 1e3 * ses.get("final_wait_s", 0.0),
+        },
+        # the official check's own time, in the helper process while the next run initialises
+        "check_ms_median": float(np.median([1e3 * r["check_s"] for r in recs])),
         "problems": sc.problems,
         "folder": str(out),
     }
@@ -233,11 +248,21 @@ def markdown(res: dict[str, Any], command: str, env: dict[str, Any]) -> str:
         )
         rows.append(
             (
-                f"{name}: same, plus the compliance check after run_stop",
-                f"{s['overhead_with_check_pct']:.3f}%",
+                f"{name}: all harness time per run (in and around the clock, check waits) / run wall "
+                "time, median (max) over runs",
+                f"{s['overhead_per_run_median_pct']:.3f}% ({s['overhead_per_run_max_pct']:.3f}%)",
                 "-",
                 "< 1%",
-                yes(s["overhead_with_check_pct"] < 1),
+                yes(s["overhead_per_run_median_pct"] < 1),
+            )
+        )
+        rows.append(
+            (
+                f"{name}: all harness time in the suite, one-time waits included / run wall time",
+                f"{s['overhead_total_pct']:.3f}%",
+                "-",
+                "< 1%",
+                yes(s["overhead_total_pct"] < 1),
             )
         )
     lines = ["| metric | ours | paper / peer | target (issue 7) | met? |", "|---|---|---|---|---|"]

@@ -7,11 +7,12 @@ encodes every line with the official encoder (``mllog._encode_log``) and the sam
 to ``MLLogger``'s; it finds the call site with ``sys._getframe`` instead of ``inspect.getframeinfo``,
 which reads source files and cost ~0.3 ms a line. Lines are written behind: a call records its
 timestamp, call site and fields (a few microseconds), and the JSON encoding and the write happen when
-the log is drained: at ``init_stop`` and ``run_start``, at an interval end once ``flush_every_s``
-has passed since the last drain, and at :meth:`RunLogger.close`. The timestamps are those of the
-calls, so the log is identical to one written line by line, but a sub-second run pays for its lines
-after ``run_stop`` instead of inside the timed region, and a killed run loses at most
-``flush_every_s`` of lines (its result is discarded and rerun anyway). Each run has its own file,
+the log is drained: at an interval end once ``flush_every_s`` has passed since the last drain, and at
+:meth:`RunLogger.close`; or the pending records are handed over with :meth:`RunLogger.detach` (the
+harness lets its post-run helper encode them). The timestamps are those of the calls, so the log is
+identical to one written line by line, but a sub-second run pays for its lines after ``run_stop``
+instead of inside the timed region, and a killed run loses at most ``flush_every_s`` of lines (its
+result is discarded and rerun anyway). Each run has its own file,
 so several runs in one process never share hidden state, and it adds the guards the official logger
 lacks: EXACTLY_ONE keys refused on a second emission (relaunches used to duplicate them), and no
 output on ranks other than 0 under ``torch.distributed``.
@@ -44,6 +45,24 @@ EXACTLY_ONE_KEYS = frozenset(
         "gradient_accumulation_steps",
     }
 )
+
+
+#: One recorded call: timestamp (ms), event type, key, value, metadata (call site first).
+Record = tuple[int, str, str, Any, dict[str, Any]]
+
+
+def encode_records(namespace: str, records: list[Record]) -> list[str]:
+    """``:::MLLOG`` lines for ``records``, by the official encoder (``mllog._encode_log``)."""
+    from mlperf_logging.mllog import mllog
+
+    return [mllog._encode_log(namespace, t, et, k, v, m) for t, et, k, v, m in records]
+
+
+def append_records(path: str | os.PathLike[str], namespace: str, records: list[Record]) -> None:
+    """Append ``records`` to the log at ``path``, encoded (see :meth:`RunLogger.detach`)."""
+    if records:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write("".join(line + "\n" for line in encode_records(namespace, records)))
 
 
 def _is_rank_zero() -> bool:
@@ -85,15 +104,12 @@ class RunLogger:
         namespace: str = "",
         flush_every_s: float = 1.0,
     ) -> None:
-        from mlperf_logging.mllog import mllog
-
-        self._encode = mllog._encode_log
         self.path = Path(path) if path is not None else None
         self.enabled = _is_rank_zero() if enabled is None else enabled
         self.namespace = namespace
         self.flush_every_s = flush_every_s
         self._lines: list[str] = []
-        self._pending: list[tuple[int, str, str, Any, dict[str, Any]]] = []
+        self._pending: list[Record] = []
         self._last_drain = time.perf_counter()
         self._seen: set[str] = set()
         self._fh = None
@@ -128,16 +144,14 @@ class RunLogger:
             meta.update(metadata)
         t = int(time.time() * 1e3) if time_ms is None else time_ms
         self._pending.append((t, event_type, key, value, meta))
-        if key in ("init_stop", "run_start") or (
-            event_type == "INTERVAL_END" and time.perf_counter() - self._last_drain >= self.flush_every_s
-        ):
+        if event_type == "INTERVAL_END" and time.perf_counter() - self._last_drain >= self.flush_every_s:
             self._drain()
 
     def _drain(self) -> None:
         """Encode the pending lines with the official encoder and write them (flushed)."""
         if not self._pending:
             return
-        new = [self._encode(self.namespace, t, et, k, v, m) for t, et, k, v, m in self._pending]
+        new = encode_records(self.namespace, self._pending)
         self._pending.clear()
         self._lines.extend(new)
         if self._fh is not None:
@@ -189,6 +203,16 @@ class RunLogger:
         if self._fh is not None and not self._fh.closed:
             self._drain()
             self._fh.close()
+
+    def detach(self) -> list[Record]:
+        """Close the file without writing the pending lines, and return them (records, not yet
+        encoded): whoever takes them appends ``encode_records(namespace, records)`` to the file.
+        The harness hands a finished run's tail to its post-run helper this way."""
+        tail = list(self._pending)
+        self._pending.clear()
+        if self._fh is not None and not self._fh.closed:
+            self._fh.close()
+        return tail
 
     def __enter__(self) -> RunLogger:
         return self

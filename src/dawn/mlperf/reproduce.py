@@ -54,11 +54,13 @@ def build_section(res: dict[str, Any], quick: bool) -> Section:
             f"all runs pooled: {dg['overhead_in_clock_pct']:.3f}%",
         ),
         Headline(
-            "harness overhead incl. compliance check (digits)",
-            round(dg["overhead_with_check_pct"], 2),
+            "all harness time per run incl. check waits (digits, median of runs)",
+            round(dg["overhead_per_run_median_pct"], 3),
             "< 1 (target)",
             "%",
-            "the official checker takes 5-10 ms per log; digits runs last well under a second",
+            f"max {dg['overhead_per_run_max_pct']:.2f}%; whole suite with one-time waits "
+            f"{dg['overhead_total_pct']:.2f}%; the check itself ({dg['check_ms_median']:.1f} ms a log) "
+            "runs in a helper process while the next run initialises",
         ),
         Headline(
             "samples-to-target identical on rerun", str(res["determinism"]["identical"]), "True (target)"
@@ -91,7 +93,8 @@ def build_section(res: dict[str, Any], quick: bool) -> Section:
                 "samples_to_converge_olympic",
                 "suite_wall_s",
                 "overhead_in_clock_pct",
-                "overhead_with_check_pct",
+                "overhead_per_run_median_pct",
+                "overhead_total_pct",
             )
         }
         for s in suites.values()
