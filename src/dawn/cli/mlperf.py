@@ -166,17 +166,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _overhead_pct(r: dict[str, Any]) -> float:
-    """The harness's time for one run in this process, in and around the timed region (logging,
-    waiting for the previous run's check and filing, bookkeeping), as a percentage of the timed region.
-    The check itself runs in a helper process while the next run initialises."""
-    return 100 * (r["harness_s"] + r.get("outside_s", 0.0)) / max(r["wall_s"], 1e-9)
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     from dawn.core.errors import DawnError
     from dawn.mlperf.benchmark import get
-    from dawn.mlperf.harness import run_suite
+    from dawn.mlperf.harness import overhead_pct, run_suite
     from dawn.mlperf.score import score_folder
 
     b = get(args.benchmark)
@@ -205,7 +198,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for i, r in sorted(runs.items(), key=lambda kv: int(kv[0])):
         lines.append(
             f"  run {i}: {r['status']:8} epochs={r['epochs']} samples={r['samples']} "
-            f"wall={r['wall_s']:.2f}s harness={_overhead_pct(r):.2f}% "
+            f"wall={r['wall_s']:.2f}s harness={overhead_pct(r):.2f}% "
             f"compliance={'PASS' if r['check_ok'] else 'FAIL'}"
         )
         lines += [f"    {v}" for v in r.get("violations", [])]

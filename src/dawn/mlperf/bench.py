@@ -29,7 +29,7 @@ def suite_summary(
     import numpy as np
 
     from dawn.mlperf.benchmark import get
-    from dawn.mlperf.harness import run_suite
+    from dawn.mlperf.harness import overhead_pct, run_suite
     from dawn.mlperf.score import score_folder
 
     b = get(name)
@@ -42,7 +42,7 @@ def suite_summary(
     sc = score_folder(out, required_runs=runs or b.runs)
     run_wall = sum(r["wall_s"] for r in recs)
     in_clock = sum(r["harness_s"] for r in recs)
-    per_run = [100 * (r["harness_s"] + r.get("outside_s", 0.0)) / r["wall_s"] for r in recs]
+    per_run = [overhead_pct(r) for r in recs]
     ses = m.get("session", {})
     # everything the harness spent in this process during the suite: in and around each timed region,
     # the wait for the helper's start-up and the final wait for the last run's check and filing

@@ -60,6 +60,13 @@ class RunRecord:
     outside_s: float = 0.0  # harness time of this run outside its timed region (main process)
 
 
+def overhead_pct(record: dict[str, Any]) -> float:
+    """One run's harness time in the benchmark's process, in and around its timed region (log lines,
+    waits for the previous run's check and filing, bookkeeping), as a percentage of the timed region.
+    The check itself runs in the post-run helper while the next run initialises."""
+    return 100 * (record["harness_s"] + record.get("outside_s", 0.0)) / max(record["wall_s"], 1e-9)
+
+
 def run_once(
     workload: Workload,
     log_path: str | os.PathLike[str] | None,
@@ -156,20 +163,14 @@ def run_once(
 
 def _close_partial(partial: Path, aborted_dir: Path, index: int) -> Path:
     """Append ``run_stop`` (aborted) to a killed run's log and move it out of the result set."""
-    from mlperf_logging.mllog import mllog
+    from dawn.mlperf.mllog import encode_records
 
     ts = int(partial.stat().st_mtime * 1e3)
     text = partial.read_text(encoding="latin-1")
     if '"key": "run_stop"' not in text:
         # the official encoder, so the closing line is byte-compatible with the rest of the file
-        line = mllog._encode_log(
-            "",
-            ts,
-            "INTERVAL_END",
-            "run_stop",
-            None,
-            {"status": "aborted", "reason": "killed; closed by dawn on resume"},
-        )
+        meta = {"status": "aborted", "reason": "killed; closed by dawn on resume"}
+        (line,) = encode_records("", [(ts, "INTERVAL_END", "run_stop", None, meta)])
         if text and not text.endswith("\n"):
             text += "\n"  # a line cut mid-write stays broken but does not swallow ours
         text += line + "\n"

@@ -160,7 +160,7 @@ class PostRunWorker:
 
     def submit(self, job: dict[str, Any], manifest: dict[str, Any]) -> None:
         """Hand over one finished run; done in-process at once if the helper is gone."""
-        self._done.update(self.wait())  # one job at a time: manifest writes stay in order
+        self._finish_pending()  # one job at a time: manifest writes stay in order
         self._manifest = manifest
         if not self._alive():
             self._done[job["index"]] = finish_run(job, manifest)
@@ -177,14 +177,20 @@ class PostRunWorker:
     def wait(self) -> dict[int, dict[str, Any]]:
         """Block until the helper is ready and the submitted jobs are done (after this, nothing of
         ours runs beside the caller); the check fields of the jobs finished since the last call."""
+        self._finish_pending()
         done, self._done = self._done, {}
+        return done
+
+    def _finish_pending(self) -> None:
+        """Collect the answers to the submitted jobs into ``_done`` (redoing here what failed)."""
         alive = self._alive()
         while self._pending:
             msg = self._recv() if alive else None
             if msg is None:  # the helper died: redo what it left
                 self._ready = alive = False
                 for index, job in list(self._pending.items()):
-                    done[index] = finish_run(job, self._manifest) if Path(job["partial"]).exists() else {}
+                    redo = Path(job["partial"]).exists()
+                    self._done[index] = finish_run(job, self._manifest) if redo else {}
                     self._pending.pop(index)
                 break
             job = self._pending.pop(msg["index"])
@@ -194,10 +200,9 @@ class PostRunWorker:
                         f"finishing run {msg['index']} failed: {msg['error']}",
                         "check the result folder's disk and permissions, then rerun to resume",
                     )
-                done[msg["index"]] = finish_run(job, self._manifest)
+                self._done[msg["index"]] = finish_run(job, self._manifest)
             else:
-                done[msg["index"]] = {k: v for k, v in msg.items() if k != "index"}
-        return done
+                self._done[msg["index"]] = {k: v for k, v in msg.items() if k != "index"}
 
     def close(self) -> dict[int, dict[str, Any]]:
         """Finish the pending jobs and let the helper go; their check fields by run index."""
