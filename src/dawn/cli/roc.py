@@ -97,16 +97,26 @@ def cmd_train(args: argparse.Namespace) -> int:
         _barrier()
     finally:
         _shutdown_process_group()
-    if res["rank"] != 0:
-        return 0
-    res.pop("losses", None)
-    if args.json or args.format == "json":
-        print(json.dumps(res, default=str))
-    else:
-        print(
-            f"{cfg.model} on {cfg.dataset}, {res['world_size']} process(es): test acc {res['test_acc']:.4f} "
-            f"(val {res['val_acc']:.4f}, best epoch {res['best_epoch']}), final loss {res['final_loss']:.4f}"
-        )
+    if res["rank"] == 0:
+        res.pop("losses", None)
+        if args.json or args.format == "json":
+            print(json.dumps(res, default=str))
+        else:
+            print(
+                f"{cfg.model} on {cfg.dataset}, {res['world_size']} process(es): test acc "
+                f"{res['test_acc']:.4f} (val {res['val_acc']:.4f}, best epoch {res['best_epoch']}), "
+                f"final loss {res['final_loss']:.4f}"
+            )
+    if _under_torchrun() and res["world_size"] > 1:
+        # the work is done, written and printed; skip the interpreter's teardown, where a worker of a
+        # restarted group sometimes aborted in a C++ destructor of torch.distributed's store or gloo
+        # threads ("terminate called without an active exception", SIGABRT), failing the whole job
+        import logging
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(0)
     return 0
 
 
