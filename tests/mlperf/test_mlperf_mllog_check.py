@@ -213,3 +213,41 @@ def test_fast_prefix_strip_equals_the_official_regex_on_every_shape_of_line():
     for line in lines:
         assert fast.sub(pattern, token, line) == re.sub(pattern, token, line), repr(line)
     assert fast.sub("a+", "b", "caaat") == "cbt"  # any other call is plain re
+
+
+def test_deferred_logger_creates_its_file_only_when_it_writes(tmp_path):
+    path = tmp_path / "sub" / "run.txt"
+    handed = RunLogger(path, enabled=True, defer_open=True, flush_every_s=3600)
+    handed.start("run_start")
+    assert [r[2] for r in handed.detach()] == ["run_start"] and not path.exists()  # caller appends it
+    written = RunLogger(path, enabled=True, defer_open=True, flush_every_s=0)
+    assert not path.exists()
+    written.start("run_start")
+    written.end("run_stop", metadata={"status": "success"})  # an interval end drains: file created
+    assert path.read_text().count("\n") == 2
+    written.close()
+    empty = RunLogger(tmp_path / "empty.txt", enabled=True, defer_open=True)
+    empty.close()
+    assert (tmp_path / "empty.txt").read_text() == ""
+
+
+def test_bulk_events_give_the_lines_of_single_events_from_one_call_site(monkeypatch):
+    import dawn.mlperf.mllog as mllog_module
+
+    monkeypatch.setattr(mllog_module.time, "time", lambda: 1234.5678)
+    items = [("submission_org", "dawn"), ("seed", 7), ("opt_base_learning_rate", 0.1)]
+    one, bulk = RunLogger(None, enabled=True), RunLogger(None, enabled=True)
+    for key, value in items:
+        one.event(key, value)
+    bulk.events(items)
+
+    def parsed(lines):
+        return [json.loads(x.split(":::MLLOG ")[1]) for x in lines]
+
+    ones, bulks = parsed(one.lines), parsed(bulk.lines)
+    assert len({b["metadata"]["lineno"] for b in bulks}) == 1  # one call site, as the seed checker wants
+    for o, b in zip(ones, bulks, strict=True):
+        o["metadata"].pop("lineno"), b["metadata"].pop("lineno")
+        assert o == b
+    with pytest.raises(DawnError, match="submission_org"):
+        bulk.events([("submission_org", "again")])

@@ -17,6 +17,7 @@ def _finished_run(tmp_path, index=0):
     """One real digits run whose log tail is left for the filer, as the harness leaves it."""
     wl = load_workload(get("digits"))
     partial = tmp_path / f".result_{index}.txt.partial"
+    partial.write_text("")  # run_suite creates each run's log before the run (run_once defers it)
     tail: list = []
     rec = run_once(wl, partial, seed=index + 1, tail=tail)
     rec.index = index
@@ -37,6 +38,16 @@ def test_helper_checks_appends_the_tail_renames_and_writes_the_manifest(tmp_path
     assert '"key": "run_stop"' in log[-1] and '"key": "cache_clear"' in log[0]
     on_disk = json.loads((tmp_path / "manifest.json").read_text())
     assert on_disk["runs"]["0"]["check_ok"] is True and on_disk["runs"]["0"]["seed"] == 1
+
+
+def test_filing_a_run_creates_the_next_runs_log_before_its_clock(tmp_path):
+    job, manifest = _finished_run(tmp_path)
+    job["next_partial"] = str(tmp_path / ".result_1.txt.partial")
+    worker = PostRunWorker()
+    worker.submit(job, manifest)
+    worker.wait()  # what the harness does just before run 1's run_start
+    assert (tmp_path / ".result_1.txt.partial").read_text() == "" and (tmp_path / "result_0.txt").exists()
+    worker.close()
 
 
 def test_a_dead_helper_leaves_the_work_to_this_process(tmp_path):

@@ -198,7 +198,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     for i, r in sorted(runs.items(), key=lambda kv: int(kv[0])):
         lines.append(
             f"  run {i}: {r['status']:8} epochs={r['epochs']} samples={r['samples']} "
-            f"wall={r['wall_s']:.2f}s harness={overhead_pct(r):.2f}% "
+            f"wall={r['wall_s']:.2f}s harness={overhead_pct(r, 'run'):.2f}% of the run "
+            f"({overhead_pct(r):.2f}% of its timed region) "
             f"compliance={'PASS' if r['check_ok'] else 'FAIL'}"
         )
         lines += [f"    {v}" for v in r.get("violations", [])]

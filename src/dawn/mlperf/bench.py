@@ -43,6 +43,7 @@ def suite_summary(
     run_wall = sum(r["wall_s"] for r in recs)
     in_clock = sum(r["harness_s"] for r in recs)
     per_run = [overhead_pct(r) for r in recs]
+    per_run_whole = [overhead_pct(r, "run") for r in recs]
     ses = m.get("session", {})
     # everything the harness spent in this process during the suite: in and around each timed region,
     # the wait for the helper's start-up and the final wait for the last run's check and filing
@@ -75,6 +76,11 @@ def suite_summary(
         "overhead_per_run_median_pct": float(np.median(per_run)),
         "overhead_per_run_max_pct": max(per_run),
         "overhead_total_pct": 100 * all_in / run_wall if run_wall else None,
+        # the same over the runs' whole wall time (cache clearing, initialisation, timed region,
+        # harness): "a run's wall time" read literally; the figures above divide by the timed region
+        "overhead_per_run_of_run_median_pct": float(np.median(per_run_whole)),
+        "overhead_per_run_of_run_max_pct": max(per_run_whole),
+        "overhead_total_of_runs_pct": 100 * all_in / ses["loop_s"] if ses.get("loop_s") else None,
         "one_time_ms": {
             "helper_start_wait": 1e3 * ses.get("helper_start_wait_s", 0.0),
             "final_wait": 1e3 * ses.get("final_wait_s", 0.0),
@@ -226,44 +232,40 @@ def markdown(res: dict[str, Any], command: str, env: dict[str, Any]) -> str:
             )
         )
     for name, s in suites.items():
-        if "overhead_in_clock_median_pct" in s:
-            med, mx = s["overhead_in_clock_median_pct"], s["overhead_in_clock_max_pct"]
-            rows.append(
-                (
-                    f"{name}: harness time in the timed region / run wall time, median (max) over runs",
-                    f"{med:.3f}% ({mx:.3f}%)",
-                    "-",
-                    "< 1%",
-                    yes(med < 1),
-                )
-            )
-        rows.append(
-            (
-                f"{name}: harness time inside the timed region / run wall time",
-                f"{s['overhead_in_clock_pct']:.3f}%",
-                "-",
-                "< 1%",
-                yes(s["overhead_in_clock_pct"] < 1),
-            )
+        if "overhead_in_clock_median_pct" not in s:
+            continue
+
+        def share(label: str, value: str, ok: bool, s: dict[str, Any] = s, name: str = name) -> None:
+            rows.append((f"{name}: {label}", value, "-", "< 1%", yes(ok)))
+
+        med, mx = s["overhead_in_clock_median_pct"], s["overhead_in_clock_max_pct"]
+        share(
+            "harness time in the timed region (what a score sees) / timed region, median (max) over runs",
+            f"{med:.3f}% ({mx:.3f}%)",
+            mx < 1,
         )
-        rows.append(
-            (
-                f"{name}: all harness time per run (in and around the clock, check waits) / run wall "
-                "time, median (max) over runs",
-                f"{s['overhead_per_run_median_pct']:.3f}% ({s['overhead_per_run_max_pct']:.3f}%)",
-                "-",
-                "< 1%",
-                yes(s["overhead_per_run_median_pct"] < 1),
-            )
+        med, mx = s["overhead_per_run_of_run_median_pct"], s["overhead_per_run_of_run_max_pct"]
+        share(
+            "all harness time per run (in and around the clock, waits for the helper) / the run's wall "
+            "time (cache clearing, init, timed region, harness), median (max)",
+            f"{med:.3f}% ({mx:.3f}%)",
+            mx < 1,
         )
-        rows.append(
-            (
-                f"{name}: all harness time in the suite, one-time waits included / run wall time",
-                f"{s['overhead_total_pct']:.3f}%",
-                "-",
-                "< 1%",
-                yes(s["overhead_total_pct"] < 1),
-            )
+        share(
+            "all harness time in the suite, one-time waits included / the suite's run loop wall time",
+            f"{s['overhead_total_of_runs_pct']:.3f}%",
+            s["overhead_total_of_runs_pct"] < 1,
+        )
+        med, mx = s["overhead_per_run_median_pct"], s["overhead_per_run_max_pct"]
+        share(
+            "stricter: all harness time per run / timed region alone, median (max) over runs",
+            f"{med:.3f}% ({mx:.3f}%)",
+            med < 1,
+        )
+        share(
+            "stricter: all harness time in the suite, one-time waits included / timed regions alone",
+            f"{s['overhead_total_pct']:.3f}%",
+            s["overhead_total_pct"] < 1,
         )
     lines = ["| metric | ours | paper / peer | target (issue 7) | met? |", "|---|---|---|---|---|"]
     lines += [f"| {' | '.join(r)} |" for r in rows]

@@ -60,11 +60,19 @@ class RunRecord:
     outside_s: float = 0.0  # harness time of this run outside its timed region (main process)
 
 
-def overhead_pct(record: dict[str, Any]) -> float:
+def overhead_pct(record: dict[str, Any], of: str = "timed") -> float:
     """One run's harness time in the benchmark's process, in and around its timed region (log lines,
-    waits for the previous run's check and filing, bookkeeping), as a percentage of the timed region.
-    The check itself runs in the post-run helper while the next run initialises."""
-    return 100 * (record["harness_s"] + record.get("outside_s", 0.0)) / max(record["wall_s"], 1e-9)
+    waits for the previous run's check and filing, bookkeeping), as a percentage of the run's
+    timed region (``of="timed"``, the stricter measure) or of its whole wall time (``of="run"``:
+    cache clearing, initialisation, timed region and harness time). The check itself runs in the
+    post-run helper while the next run initialises."""
+    harness = record["harness_s"] + record.get("outside_s", 0.0)
+    if of == "timed":
+        return 100 * harness / max(record["wall_s"], 1e-9)
+    if of == "run":
+        whole = record["wall_s"] + record.get("init_s", 0.0) + record.get("clear_s", 0.0)
+        return 100 * harness / max(whole + record.get("outside_s", 0.0), 1e-9)
+    raise ValueError(f"of must be 'timed' or 'run', not {of!r}")
 
 
 def run_once(
@@ -84,7 +92,10 @@ def run_once(
     ``before_clock`` is called after initialisation, just before ``run_start``: the harness waits
     there for the previous run's post-run work, so none of it overlaps this run's timed region. With
     a ``tail`` list, a run that ends normally leaves the log lines not yet written in it (see
-    :meth:`RunLogger.detach`) for the caller to append; otherwise the log is complete on return.
+    :meth:`RunLogger.detach`) for the caller to append, and the log file is only created here if
+    lines are written before the end (a run longer than the logger's flush interval): the caller
+    creates it beforehand if it must exist during the run (:func:`run_suite` does, so that a killed
+    run is found on resume). Otherwise the log is complete on return.
     Returns the record with ``status`` ``"success"`` (target reached) or ``"aborted"`` (limit reached).
     """
     b = workload.benchmark
@@ -95,7 +106,7 @@ def run_once(
             f"Closed division may not change {', '.join(bad)} of {b.name}",
             "restore the reference values or run with --division open",
         )
-    ml = RunLogger(log_path)
+    ml = RunLogger(log_path, defer_open=tail is not None)
     try:
         t_clear = time.perf_counter()
         workload.clear_cache()
@@ -103,23 +114,25 @@ def run_once(
         clear_s = time.perf_counter() - t_clear
         ml.event("cache_clear", True)
         ml.start("init_start")
-        ml.event("submission_benchmark", b.name)
-        ml.event("submission_division", division)
-        ml.event("submission_org", org)
-        ml.event("submission_platform", platform)
-        ml.event("submission_status", "research")
-        ml.event("seed", int(seed))  # the one seed call site: the seed checker keys on file:lineno
-        ml.event("gradient_accumulation_steps", int(workload.hparams.get("gradient_accumulation_steps", 1)))
-        for key, value in workload.hparams.items():
-            if key != "gradient_accumulation_steps":
-                ml.event(key, value)
-        for key, value in {**b.extra_keys, **(extra or {})}.items():
-            ml.event(key, value)
+        accumulation = int(workload.hparams.get("gradient_accumulation_steps", 1))
+        submission = [
+            ("submission_benchmark", b.name),
+            ("submission_division", division),
+            ("submission_org", org),
+            ("submission_platform", platform),
+            ("submission_status", "research"),
+            ("seed", int(seed)),
+            ("gradient_accumulation_steps", accumulation),
+            *((k, v) for k, v in workload.hparams.items() if k != "gradient_accumulation_steps"),
+            *{**b.extra_keys, **(extra or {})}.items(),
+        ]
+        # one call site for all of them, the seed's included (the seed checker keys on file:lineno)
+        ml.events(submission)
         t_init = time.perf_counter()
         workload.init(seed)
         init_s = time.perf_counter() - t_init
-        ml.event("train_samples", int(workload.train_samples))
-        ml.event("eval_samples", int(workload.eval_samples))
+        sizes = [("train_samples", int(workload.train_samples)), ("eval_samples", int(workload.eval_samples))]
+        ml.events(sizes)
         ml.end("init_stop")
         if before_clock is not None:
             before_clock()
@@ -266,15 +279,22 @@ def run_suite(
     seeds = {i: run_seed(seed, i) for i in todo}  # numpy's SeedSequence costs ~0.5 ms a call
     t_loop = time.perf_counter()
     teardown = 0.0
+    if rank0 and todo:
+        # each run's log exists before its clock starts (a killed run is found on resume); whoever
+        # files run i creates run i+1's, off this process (see RunLogger's defer_open)
+        open(out_dir / f".result_{todo[0]}.txt.partial", "w").close()  # noqa: SIM115
+    # paths as strings ahead of the loop: between two runs even pathlib's joins run with cold caches
+    partials = [str(out_dir / f".result_{i}.txt.partial") for i in todo] + [None]
+    finals = [str(out_dir / f"result_{i}.txt") for i in todo]
+    manifest_path = str(mpath)
+    t_mark = time.perf_counter()
     try:
-        for i in todo:
-            final = out_dir / f"result_{i}.txt"
-            partial = out_dir / f".result_{i}.txt.partial"
-            t_iter = time.perf_counter()
+        for k, i in enumerate(todo):
+            run_log = partials[k]
             tail: list[Any] = []  # the log's last lines, appended by whoever files the run
             rec = run_once(
                 wl,
-                partial if rank0 else None,
+                run_log if rank0 else None,
                 seed=seeds[i],
                 division=division,
                 before_clock=settle,
@@ -282,14 +302,17 @@ def run_suite(
             )
             rec.index = i
             if rank0:
-                # this run's harness time outside its timed region: log lines before and after the
-                # clock, and the wait for the previous run's post-run work (the workload's init and
-                # the rules' cache clearing are not harness time)
-                rec.outside_s = time.perf_counter() - t_iter - rec.wall_s - rec.init_s - rec.clear_s
+                # this run's harness time outside its timed region, from the end of the previous
+                # run's to the end of this run's: handing the previous run over, log lines before
+                # and after the clock, the wait for the previous run's post-run work (the
+                # workload's init and the rules' cache clearing are not harness time)
+                now = time.perf_counter()
+                rec.outside_s = now - t_mark - rec.wall_s - rec.init_s - rec.clear_s
+                t_mark = now
                 record = dict(vars(rec))
                 manifest["runs"][str(i)] = record
-                job = {"index": i, "partial": str(partial), "final": str(final), "tail": tail}
-                job.update(record=record, manifest_path=str(mpath))
+                job = {"index": i, "partial": run_log, "final": finals[k], "tail": tail, "record": record}
+                job.update(manifest_path=manifest_path, next_partial=partials[k + 1])
                 if worker is not None:
                     worker.submit(job, manifest)
                 else:

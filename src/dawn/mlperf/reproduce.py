@@ -54,13 +54,21 @@ def build_section(res: dict[str, Any], quick: bool) -> Section:
             f"all runs pooled: {dg['overhead_in_clock_pct']:.3f}%",
         ),
         Headline(
-            "all harness time per run incl. check waits (digits, median of runs)",
-            round(dg["overhead_per_run_median_pct"], 3),
+            "all harness time per run / the run's wall time (digits, max over runs)",
+            round(dg["overhead_per_run_of_run_max_pct"], 3),
             "< 1 (target)",
             "%",
+            f"median {dg['overhead_per_run_of_run_median_pct']:.3f}%; whole suite with one-time waits "
+            f"{dg['overhead_total_of_runs_pct']:.3f}%; the check itself ({dg['check_ms_median']:.1f} ms "
+            "a log) runs in a helper process while the next run initialises",
+        ),
+        Headline(
+            "stricter: all harness time per run / timed region alone (digits, median of runs)",
+            round(dg["overhead_per_run_median_pct"], 3),
+            "< 1",
+            "%",
             f"max {dg['overhead_per_run_max_pct']:.2f}%; whole suite with one-time waits "
-            f"{dg['overhead_total_pct']:.2f}%; the check itself ({dg['check_ms_median']:.1f} ms a log) "
-            "runs in a helper process while the next run initialises",
+            f"{dg['overhead_total_pct']:.2f}%",
         ),
         Headline(
             "samples-to-target identical on rerun", str(res["determinism"]["identical"]), "True (target)"
@@ -93,6 +101,8 @@ def build_section(res: dict[str, Any], quick: bool) -> Section:
                 "samples_to_converge_olympic",
                 "suite_wall_s",
                 "overhead_in_clock_pct",
+                "overhead_per_run_of_run_median_pct",
+                "overhead_total_of_runs_pct",
                 "overhead_per_run_median_pct",
                 "overhead_total_pct",
             )
