@@ -36,6 +36,7 @@ def test_predict_one_uses_single_row_plan(fitted) -> None:
     pipe, opt, X, _ = fitted
     plan = opt.cascade_single_
     assert plan is not None and plan.cheap == ["cheap"]
+    assert type(plan.scorer).__name__ == "LightGBMTrees"  # served without the estimator's wrapper
     one = np.array([opt.predict_one(X[i : i + 1]) for i in range(40)])
     p = plan.small.predict_proba(pipe.compute(X[:40], plan.cheap)["cheap"])
     early = p.max(axis=1) >= plan.threshold

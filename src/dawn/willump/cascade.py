@@ -18,7 +18,8 @@ import scipy.sparse as sp
 
 from dawn.willump._blocks import hstack
 from dawn.willump.bounds import calibrate_threshold, calibrate_threshold_mean
-from dawn.willump.cost import Costs, per_row_cost
+from dawn.willump.cost import Costs, batch_row_cost, single_row_cost
+from dawn.willump.fast import single_row_scorer
 from dawn.willump.small import fit_small_model, small_model_variants
 
 
@@ -36,6 +37,8 @@ class CascadePlan:
     expected_cost: tuple[float, float]  # (batch, single) seconds per row, cascade
     full_cost: tuple[float, float]
     candidates: list[dict[str, Any]] = field(default_factory=list)
+    #: ``small`` as a one-row scorer for ``predict_one`` (see :mod:`dawn.willump.fast`)
+    scorer: Any = None
 
     @property
     def expected_speedup(self) -> tuple[float, float]:
@@ -146,7 +149,11 @@ def build_cascade(
             # y_cal is present for every risk but "disagreement" (checked above)
             errors = pred != full_cal if risk == "disagreement" else (pred != y_cal) & (full_cal == y_cal)
             cal = calibrate_threshold(conf, errors, max_loss=max_loss, delta=delta, grid=grid)
-        small_cost = per_row_cost(small.predict_proba, feats_cal, seed=seed)
+        scorer = single_row_scorer(small, feats_cal)
+        small_cost = (
+            batch_row_cost(small.predict_proba, feats_cal),
+            single_row_cost(scorer, feats_cal, seed=seed),
+        )
         exp = (
             cascade_cost(costs, cheap, rest, small_cost[0], cal.accept_rate, single=False),
             cascade_cost(costs, cheap, rest, small_cost[1], cal.accept_rate, single=True),
@@ -157,7 +164,16 @@ def build_cascade(
              "expected_speedup": full[0] / exp[0], "expected_speedup_single": full[1] / exp[1]}
         )  # fmt: skip
         plan = CascadePlan(
-            cheap, small, cal.threshold, cal.accept_rate, cal.risk, cal.bound, small_cost, exp, full
+            cheap,
+            small,
+            cal.threshold,
+            cal.accept_rate,
+            cal.risk,
+            cal.bound,
+            small_cost,
+            exp,
+            full,
+            scorer=scorer,
         )
         if cal.accept_rate > 0 and (best is None or exp[0] < best.expected_cost[0]):
             best = plan

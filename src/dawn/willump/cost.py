@@ -44,8 +44,19 @@ def per_row_cost(
     fn: Callable[[Any], Any], X: Any, *, warmup: int = 1, repeats: int = 3, n_single: int = 15, seed: int = 0
 ) -> tuple[float, float]:
     """``(batch, single)`` seconds per row of ``fn`` on ``X``: one batch call, and single-row calls."""
+    return batch_row_cost(fn, X, warmup=warmup, repeats=repeats), single_row_cost(
+        fn, X, n_single=n_single, seed=seed
+    )
+
+
+def batch_row_cost(fn: Callable[[Any], Any], X: Any, *, warmup: int = 1, repeats: int = 3) -> float:
+    """Seconds per row of one call of ``fn`` on all of ``X`` (best of ``repeats``)."""
+    return _best_seconds(lambda: fn(X), warmup=warmup, repeats=repeats) / max(n_rows(X), 1)
+
+
+def single_row_cost(fn: Callable[[Any], Any], X: Any, *, n_single: int = 15, seed: int = 0) -> float:
+    """Median seconds of ``fn`` on one row of ``X``, over ``n_single`` rows drawn with ``seed``."""
     n = n_rows(X)
-    batch = _best_seconds(lambda: fn(X), warmup=warmup, repeats=repeats) / max(n, 1)
     rng = np.random.default_rng(seed)
     rows = rng.choice(n, size=min(n_single, n), replace=False)
     singles = [take(X, np.array([i])) for i in rows]
@@ -55,7 +66,7 @@ def per_row_cost(
         t0 = time.perf_counter()
         fn(x)
         times.append(time.perf_counter() - t0)
-    return batch, float(np.median(times))
+    return float(np.median(times))
 
 
 def measure_costs(

@@ -17,7 +17,8 @@ import numpy as np
 
 from dawn.willump._blocks import hstack
 from dawn.willump.cascade import CascadePlan, cascade_cost
-from dawn.willump.cost import Costs, per_row_cost
+from dawn.willump.cost import Costs, batch_row_cost, per_row_cost, single_row_cost
+from dawn.willump.fast import single_row_scorer
 from dawn.willump.small import fit_small_model
 from dawn.willump.topk import TopKPlan
 
@@ -66,7 +67,12 @@ def build_cascade_willump(
         feats_cal = hstack([blocks_cal[g] for g in cheap])
         proba = small.predict_proba(feats_cal)
         conf, pred_small = proba.max(axis=1), small.classes_[proba.argmax(axis=1)]
-        sc = per_row_cost(small.predict_proba, feats_cal, seed=seed)
+        # the same serving engine as the bounded mode (its one-row scorer); only the rules differ
+        scorer = single_row_scorer(small, feats_cal)
+        sc = (
+            batch_row_cost(small.predict_proba, feats_cal),
+            single_row_cost(scorer, feats_cal, seed=seed),
+        )
         for t in THRESHOLDS:
             acc = conf > t
             score = float(np.mean(np.where(acc, pred_small, full_cal) == y_cal))
@@ -80,7 +86,7 @@ def build_cascade_willump(
                 risk = float(np.mean(acc & (pred_small != full_cal)))
                 # The runtime answers early when confidence >= threshold; the original used '>'.
                 thr = float(np.nextafter(t, np.inf))
-                best = CascadePlan(cheap, small, thr, f, risk, float("nan"), sc, exp, full)
+                best = CascadePlan(cheap, small, thr, f, risk, float("nan"), sc, exp, full, scorer=scorer)
     if best is not None:
         best.candidates = tried
     return best

@@ -101,7 +101,8 @@ class OptimizedPipeline:
         if plan is None or pipe.task == "regression":
             return pipe.model.predict(pipe.transform(x))[0]
         cheap = pipe.compute(x, plan.cheap)
-        p = plan.small.predict_proba(hstack([cheap[g] for g in plan.cheap]))[0]
+        feats = hstack([cheap[g] for g in plan.cheap])
+        p = plan.scorer(feats) if plan.scorer is not None else plan.small.predict_proba(feats)[0]
         if p.max() >= plan.threshold:
             return plan.small.classes_[int(p.argmax())]
         blocks = pipe.compute(x, [g for g in pipe.group_names if g not in plan.cheap])
@@ -160,6 +161,10 @@ class OptimizedPipeline:
         cs = self.cascade_single_
         out["cascade_single"] = None if cs is None else {
             "cheap_groups": cs.cheap,
+            "small_model": type(cs.small).__name__,
+            # how predict_one scores the small model (dawn.willump.fast): its own trees or
+            # coefficients when they reproduced predict_proba, else the estimator itself
+            "single_row_scorer": type(cs.scorer).__name__ if cs.scorer is not None else "predict_proba",
             "threshold": cs.threshold,
             "accept_rate": cs.accept_rate,
             "bound": cs.bound,
