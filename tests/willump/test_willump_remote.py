@@ -33,6 +33,17 @@ def test_redis_feature_batched_lookup_and_cache(redis_url: str) -> None:
     assert len(group.cache) == 2  # capacity respected
     group(X)
     assert group.cache.hits >= 2
+    uncached = RedisFeature(redis_url, "t1:", "key", 2, chunk=2)  # the loop-free path
+    np.testing.assert_array_equal(uncached(X), out)
+
+
+@pytest.mark.redis
+def test_redis_value_of_the_wrong_width_is_a_clear_error(redis_url: str) -> None:
+    import redis
+
+    redis.Redis.from_url(redis_url).set("t2:5", b"\x00" * 12)  # three floats where two are expected
+    with pytest.raises(DawnError, match="t2:5 is not 2 packed float32"):
+        RedisFeature(redis_url, "t2:", "key", 2)(pd.DataFrame({"key": [5]}))
 
 
 @pytest.mark.redis

@@ -95,6 +95,7 @@ def build_cascade(
     risk: str = "disagreement",
     blocks_sel: dict[str, Any] | None = None,
     trace: list[dict[str, Any]] | None = None,
+    max_cheap_share: float = 0.9,
 ) -> tuple[CascadePlan | None, CascadePlan | None]:
     """The cascades with the lowest expected batch and single-row cost (None where none answers a row).
 
@@ -111,7 +112,8 @@ def build_cascade(
     choosing the cheapest certified candidate on the same calibration rows keeps the guarantee.
     Thresholds are tried on a grid of quantiles of the small model's confidence on ``blocks_sel``
     (rows not used for certification), so the grid does not depend on the calibration rows either.
-    Every candidate tried is appended to ``trace``.
+    Every candidate tried is appended to ``trace``. Cheap sets costing more than
+    ``max_cheap_share`` of the full pipeline (batch or single row) are not candidates.
     """
     if risk != "disagreement" and y_cal is None:
         raise ValueError(f"risk={risk!r} needs y_cal")
@@ -123,6 +125,12 @@ def build_cascade(
     # Every (cheap set, small model) pair is a candidate; all are fixed before certification.
     pairs = []
     for cheap in candidate_sets(groups, costs, importance):
+        # A cheap set that costs nearly the whole pipeline cannot pay off even if every row exits;
+        # dropping it here (by cost alone, before any label is looked at) leaves the Bonferroni
+        # correction to the candidates that can.
+        share = max(costs.total(cheap) / full[0], costs.total(cheap, single=True) / full[1])
+        if share > max_cheap_share:
+            continue
         feats_fit = hstack([blocks_fit[g] for g in cheap])
         for template in small_model_variants(
             "classification", sparse=sp.issparse(feats_fit), seed=seed, template=small_model

@@ -144,17 +144,23 @@ class RedisFeature:
     def __call__(self, X: Any) -> np.ndarray:
         keys = X[self.key_column].to_numpy()
         uniq, inverse = np.unique(keys, return_inverse=True)
-        rows = np.full((len(uniq), self.n_features), np.nan, dtype=np.float32)
-        missing = []
-        for i, k in enumerate(uniq.tolist()):
-            hit = self.cache.get(k)
-            if hit is None:
-                missing.append(i)
-            else:
-                rows[i] = hit
-        if missing:
+        width = self.n_features
+        rows = np.full((len(uniq), width), np.nan, dtype=np.float32)
+        if self.cache.maxsize > 0:
+            missing = []
+            for i, k in enumerate(uniq.tolist()):
+                hit = self.cache.get(k)
+                if hit is None:
+                    missing.append(i)
+                else:
+                    rows[i] = hit
+            todo = np.array(missing, dtype=np.intp)
+        else:  # no cache: no per-key Python loop at all
+            todo = np.arange(len(uniq))
+        if len(todo):
+            wanted = uniq[todo].tolist()
             try:
-                got = self._fetch([uniq[i].item() for i in missing])
+                got = self._fetch(wanted)
             except DawnError:
                 raise
             except Exception as exc:
@@ -164,12 +170,26 @@ class RedisFeature:
                         f"Redis at {self.url} is unreachable ({type(exc).__name__})",
                         "start redis-server, or build the group with on_error='nan' to serve NaN features",
                     ) from exc
-                self.failures += len(missing)
-                got = [None] * len(missing)
-            for i, raw in zip(missing, got, strict=True):
-                if raw is not None:
-                    rows[i] = np.frombuffer(raw, dtype=np.float32)
-                    self.cache.put(uniq[i].item(), rows[i].copy())
+                self.failures += len(todo)
+                got = [None] * len(todo)
+            size = 4 * width
+            bad = next(
+                (k for k, raw in zip(wanted, got, strict=True) if raw is not None and len(raw) != size), None
+            )
+            if bad is not None:
+                raise DawnError(
+                    f"Redis value {self.prefix}{bad} is not {width} packed float32 values",
+                    "re-upload the table with dawn.willump.remote.upload_table, or fix n_features",
+                )
+            # one decode for the whole batch: absent keys become NaN rows
+            nan_row = np.full(width, np.nan, dtype=np.float32).tobytes()
+            buf = b"".join(nan_row if raw is None else raw for raw in got)
+            fetched = np.frombuffer(buf, dtype=np.float32).reshape(len(todo), width)
+            rows[todo] = fetched
+            if self.cache.maxsize > 0:
+                for j, (k, raw) in enumerate(zip(wanted, got, strict=True)):
+                    if raw is not None:
+                        self.cache.put(k, fetched[j].copy())
         return rows[inverse].astype(np.float64)
 
     def __getstate__(self) -> dict[str, Any]:
