@@ -47,6 +47,23 @@ def test_predict_one_uses_single_row_plan(fitted) -> None:
         opt.predict_one(X[:2])
 
 
+def test_p50_objective_picks_the_candidate_with_the_best_expected_median(binary_data) -> None:
+    X, y = binary_data
+    pipe = Pipeline({"cheap": cheap_block, "slow": slow_block}, LogisticRegression().fit(X[:2000], y[:2000]))
+    opt = optimize(pipe, X[2000:4500], y[2000:4500], max_loss=0.02, seed=0, measure=False,
+                   single_row_objective="p50")  # fmt: skip
+    plan = opt.cascade_single_
+    assert plan is not None and opt.info_["single_row_objective"] == "p50"
+    usable = [c for c in opt.info_["cascade_candidates"] if c["accept_rate"] > 0]
+    best = max(c["expected_p50_speedup_single"] for c in usable)
+    assert plan.full_cost[1] / plan.single_cost("p50") == pytest.approx(best)
+    # the median row exits early exactly when at least half the rows do
+    early = plan.single_cost("p50") < plan.full_cost[1]
+    assert early == (plan.accept_rate >= 0.5)
+    with pytest.raises(DawnError, match="single_row_objective"):
+        optimize(pipe, X[2000:2500], y[2000:2500], single_row_objective="p90", measure=False)
+
+
 def test_top_k_matches_full_ranking(fitted) -> None:
     pipe, opt, X, _ = fitted
     assert opt.topk_ is not None and opt.topk_.cheap == ["cheap"]

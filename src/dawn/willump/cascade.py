@@ -39,6 +39,13 @@ class CascadePlan:
     candidates: list[dict[str, Any]] = field(default_factory=list)
     #: ``small`` as a one-row scorer for ``predict_one`` (see :mod:`dawn.willump.fast`)
     scorer: Any = None
+    #: expected median single-row seconds: the early path if it answers at least half the rows,
+    #: else the late path (cheap groups, small model, the rest and the full model)
+    expected_p50_single: float = float("nan")
+
+    def single_cost(self, objective: str = "mean") -> float:
+        """Expected single-row seconds under ``objective`` (``"mean"`` or ``"p50"``)."""
+        return self.expected_cost[1] if objective == "mean" else self.expected_p50_single
 
     @property
     def expected_speedup(self) -> tuple[float, float]:
@@ -96,6 +103,7 @@ def build_cascade(
     blocks_sel: dict[str, Any] | None = None,
     trace: list[dict[str, Any]] | None = None,
     max_cheap_share: float = 0.9,
+    single_objective: str = "mean",
 ) -> tuple[CascadePlan | None, CascadePlan | None]:
     """The cascades with the lowest expected batch and single-row cost (None where none answers a row).
 
@@ -113,7 +121,10 @@ def build_cascade(
     Thresholds are tried on a grid of quantiles of the small model's confidence on ``blocks_sel``
     (rows not used for certification), so the grid does not depend on the calibration rows either.
     Every candidate tried is appended to ``trace``. Cheap sets costing more than
-    ``max_cheap_share`` of the full pipeline (batch or single row) are not candidates.
+    ``max_cheap_share`` of the full pipeline (batch or single row) are not candidates. The
+    single-row plan minimises the expected mean latency, or with ``single_objective="p50"`` the
+    median: then a cheaper first stage that answers most rows wins over one that answers more rows
+    at a higher cost, at the price of a higher mean.
     """
     if risk != "disagreement" and y_cal is None:
         raise ValueError(f"risk={risk!r} needs y_cal")
@@ -166,10 +177,13 @@ def build_cascade(
             cascade_cost(costs, cheap, rest, small_cost[0], cal.accept_rate, single=False),
             cascade_cost(costs, cheap, rest, small_cost[1], cal.accept_rate, single=True),
         )
+        # the median row takes the early path when at least half the rows exit there
+        p50 = cascade_cost(costs, cheap, rest, small_cost[1], float(cal.accept_rate >= 0.5), single=True)
         tried.append(
             {"cheap": cheap, "small_model": _describe(small), "threshold": cal.threshold,
              "accept_rate": cal.accept_rate, "bound": cal.bound, "risk": cal.risk,
-             "expected_speedup": full[0] / exp[0], "expected_speedup_single": full[1] / exp[1]}
+             "expected_speedup": full[0] / exp[0], "expected_speedup_single": full[1] / exp[1],
+             "expected_p50_speedup_single": full[1] / p50}
         )  # fmt: skip
         plan = CascadePlan(
             cheap,
@@ -182,10 +196,14 @@ def build_cascade(
             exp,
             full,
             scorer=scorer,
+            expected_p50_single=p50,
         )
         if cal.accept_rate > 0 and (best is None or exp[0] < best.expected_cost[0]):
             best = plan
-        if cal.accept_rate > 0 and (best_single is None or exp[1] < best_single.expected_cost[1]):
+        if cal.accept_rate > 0 and (
+            best_single is None
+            or plan.single_cost(single_objective) < best_single.single_cost(single_objective)
+        ):
             best_single = plan
     for p in (best, best_single):
         if p is not None:

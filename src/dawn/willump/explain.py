@@ -45,7 +45,10 @@ def format_plan(plan: dict[str, Any]) -> str:
             f"single-row (predict_one): cheap {cs['cheap_groups']}, threshold {cs['threshold']:.4f}, "
             f"answers {cs['accept_rate']:.1%} early, certified <= {plan.get('max_loss')} "
             f"(at this threshold alone {cs['bound']:.4f}), "
-            f"expected speedup {cs['expected_speedup_single']:.2f}x"
+            f"expected speedup mean {cs['expected_speedup_single']:.2f}x, "
+            f"median {cs.get('expected_p50_speedup_single', float('nan')):.2f}x "
+            f"(plan chosen for the {plan.get('single_row_objective', 'mean')}); "
+            f"small model scored by {cs.get('single_row_scorer', 'predict_proba')}"
         )
     t = plan.get("topk")
     if t is None:

@@ -50,6 +50,7 @@ def optimize(
     top_k_precision: float = 0.95,
     mode: str = "bounded",
     risk: str = "disagreement",
+    single_row_objective: str = "mean",
     cal_fraction: float = 0.5,
     select_fraction: float = 0.2,
     small_target: str = "auto",
@@ -91,6 +92,10 @@ def optimize(
           minus cascade accuracy, which credits rows the cascade fixes (a bounded mean in
           ``[-1, 1]``, Waudby-Smith-Ramdas betting). It certifies accuracy, not agreement: the
           cascade may answer differently from the full model on more rows.
+    single_row_objective : {"mean", "p50"}, default="mean"
+        What the plan ``predict_one`` uses minimises: the expected mean single-row latency, or the
+        median. ``"p50"`` prefers the cheapest first stage that answers at least half the rows
+        early; it can raise the mean (the rows that go on pay for both stages).
     select_fraction : float, default=0.2
         With ``X_train``, the share of the validation rows kept apart to measure importance and set
         the threshold grid; the rest certify.
@@ -125,6 +130,8 @@ def optimize(
             f"risk={risk!r} is not available here",
             "use 'disagreement', or pass y_val for 'accuracy_risk' or 'net_loss'",
         )
+    if single_row_objective not in ("mean", "p50"):
+        raise DawnError(f"unknown single_row_objective {single_row_objective!r}", "use 'mean' or 'p50'")
     if small_target not in ("auto", "full", "labels"):
         raise DawnError(f"unknown small_target {small_target!r}", "use 'auto', 'full' or 'labels'")
     if not 0 < max_loss < 1 or not 0 < confidence < 1:
@@ -219,6 +226,7 @@ def optimize(
                 pipeline, b_fit, b_cal, small_target_arr, full_pred[cal_idx], costs, importance,
                 max_loss=max_loss, confidence=confidence, seed=seed, small_model=small_model,
                 y_cal=None if y is None else y[cal_idx], risk=risk, blocks_sel=b_sel, trace=trace,
+                single_objective=single_row_objective,
             )  # fmt: skip
         if cascade is not None and cascade.expected_cost[0] > PAYOFF * cascade.full_cost[0]:
             log.info("cascade does not pay off (expected %.2fx); serving the full pipeline",
@@ -228,7 +236,7 @@ def optimize(
             cascade_single = cascade  # the original had one cascade for both uses
         elif (
             cascade_single is not None
-            and cascade_single.expected_cost[1] > PAYOFF * cascade_single.full_cost[1]
+            and cascade_single.single_cost(single_row_objective) > PAYOFF * cascade_single.full_cost[1]
         ):
             cascade_single = None
     if top_k is not None and len(pipeline.group_names) > 1:
@@ -264,6 +272,7 @@ def optimize(
         "model_cost_single_s": costs.single["model"],
         "max_loss": max_loss,
         "risk": risk,
+        "single_row_objective": single_row_objective,
         "cascade_candidates": trace,
         "confidence": confidence,
         "n_fit": n_rows(next(iter(b_fit.values()))),

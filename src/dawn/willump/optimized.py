@@ -169,6 +169,7 @@ class OptimizedPipeline:
             "accept_rate": cs.accept_rate,
             "bound": cs.bound,
             "expected_speedup_single": cs.expected_speedup[1],
+            "expected_p50_speedup_single": cs.full_cost[1] / cs.expected_p50_single,
         }  # fmt: skip
         t = self.topk_
         out["topk"] = None if t is None else {
