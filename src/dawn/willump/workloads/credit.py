@@ -38,15 +38,27 @@ class Columns:
 
 
 class AggregateJoin:
-    """A group that left-joins an aggregate table on ``keys`` (NaN where the key is unseen)."""
+    """A group that left-joins an aggregate table on ``keys`` (NaN where the key is unseen).
+
+    The join is an indexed lookup, as a feature store serves it: the request's keys are located in
+    the table's (hash) index and the matching rows gathered. A ``DataFrame.merge`` gives the same
+    values but costs about a millisecond and a half a call however few rows it joins.
+    """
 
     def __init__(self, table: pd.DataFrame, keys: list[str]) -> None:
         self.table = table
         self.keys = keys
+        # the table's rows plus one NaN row, which unseen keys (indexer -1) land on
+        values = table.to_numpy(dtype=float)
+        self._rows = np.vstack([values, np.full((1, values.shape[1]), np.nan)])
 
     def __call__(self, X: pd.DataFrame) -> np.ndarray:
-        joined = X[self.keys].merge(self.table, how="left", left_on=self.keys, right_index=True)
-        return joined.drop(columns=self.keys).to_numpy(dtype=float)
+        if len(self.keys) == 1:
+            where = self.table.index.get_indexer(X[self.keys[0]])
+        else:
+            where = self.table.index.get_indexer(pd.MultiIndex.from_frame(X[self.keys]))
+        out: np.ndarray = self._rows[where]  # -1 picks the NaN row
+        return out
 
 
 def _aggregate(train: pd.DataFrame, keys: list[str], y: np.ndarray) -> pd.DataFrame:
