@@ -154,6 +154,7 @@ def evaluate(w: Workload, mode: str, *, quick: bool, seed: int, risk: str = RISK
     out["cascade"] = (
         None if e["cascade"] is None else {k: v for k, v in e["cascade"].items() if k != "candidates"}
     )
+    out["cascade_single"] = e["cascade_single"]  # the plan predict_one uses
     out["topk"] = None if e["topk"] is None else {k: v for k, v in e["topk"].items() if k != "candidates"}
     out["groups"] = e["groups"]
     if mode == "bounded" and not quick:
