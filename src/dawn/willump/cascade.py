@@ -168,7 +168,7 @@ def build_cascade(
             # y_cal is present for every risk but "disagreement" (checked above)
             errors = pred != full_cal if risk == "disagreement" else (pred != y_cal) & (full_cal == y_cal)
             cal = calibrate_threshold(conf, errors, max_loss=max_loss, delta=delta, grid=grid)
-        scorer = single_row_scorer(small, feats_cal)
+        scorer = single_row_scorer(small, feats_cal, proba=proba)
         small_cost = (
             batch_row_cost(small.predict_proba, feats_cal),
             single_row_cost(scorer, feats_cal, seed=seed),

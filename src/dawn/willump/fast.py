@@ -153,10 +153,12 @@ class EstimatorScorer:
         return out
 
 
-def single_row_scorer(model: Any, X_check: Any, *, rows: int = 200, atol: float = 1e-9) -> Scorer:
+def single_row_scorer(
+    model: Any, X_check: Any, *, rows: int = 200, atol: float = 1e-9, proba: np.ndarray | None = None
+) -> Scorer:
     """A row -> probabilities callable for ``model``: a fast scorer when one is supported and it
     matches ``model.predict_proba`` to ``atol`` on up to ``rows`` rows of ``X_check``; else
-    :class:`EstimatorScorer`."""
+    :class:`EstimatorScorer`. ``proba`` is ``model.predict_proba(X_check)`` if the caller has it."""
     slow = EstimatorScorer(model)
     fast = _build(model)
     if fast is None:
@@ -164,7 +166,7 @@ def single_row_scorer(model: Any, X_check: Any, *, rows: int = 200, atol: float 
     n = min(rows, X_check.shape[0])
     if n == 0:
         return slow
-    want = model.predict_proba(X_check[:n])
+    want = model.predict_proba(X_check[:n]) if proba is None else proba[:n]
     for i in range(n):
         if not np.allclose(fast(X_check[i : i + 1]), want[i], rtol=0.0, atol=atol):
             return slow

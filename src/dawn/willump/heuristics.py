@@ -68,7 +68,7 @@ def build_cascade_willump(
         proba = small.predict_proba(feats_cal)
         conf, pred_small = proba.max(axis=1), small.classes_[proba.argmax(axis=1)]
         # the same serving engine as the bounded mode (its one-row scorer); only the rules differ
-        scorer = single_row_scorer(small, feats_cal)
+        scorer = single_row_scorer(small, feats_cal, proba=proba)
         sc = (
             batch_row_cost(small.predict_proba, feats_cal),
             single_row_cost(scorer, feats_cal, seed=seed),

@@ -155,7 +155,7 @@ class RedisFeature:
                 else:
                     rows[i] = hit
             todo = np.array(missing, dtype=np.intp)
-        else:  # no cache: no per-key Python loop at all
+        else:  # no cache: no per-key cache lookups
             todo = np.arange(len(uniq))
         if len(todo):
             wanted = uniq[todo].tolist()
@@ -172,19 +172,16 @@ class RedisFeature:
                     ) from exc
                 self.failures += len(todo)
                 got = [None] * len(todo)
-            size = 4 * width
-            bad = next(
-                (k for k, raw in zip(wanted, got, strict=True) if raw is not None and len(raw) != size), None
-            )
-            if bad is not None:
+            # one decode for the whole batch: absent keys become NaN rows
+            nan_row = np.full(width, np.nan, dtype=np.float32).tobytes()
+            parts = [nan_row if raw is None else raw for raw in got]
+            if set(map(len, parts)) != {len(nan_row)}:
+                bad = next(k for k, part in zip(wanted, parts, strict=True) if len(part) != len(nan_row))
                 raise DawnError(
                     f"Redis value {self.prefix}{bad} is not {width} packed float32 values",
                     "re-upload the table with dawn.willump.remote.upload_table, or fix n_features",
                 )
-            # one decode for the whole batch: absent keys become NaN rows
-            nan_row = np.full(width, np.nan, dtype=np.float32).tobytes()
-            buf = b"".join(nan_row if raw is None else raw for raw in got)
-            fetched = np.frombuffer(buf, dtype=np.float32).reshape(len(todo), width)
+            fetched = np.frombuffer(b"".join(parts), dtype=np.float32).reshape(len(todo), width)
             rows[todo] = fetched
             if self.cache.maxsize > 0:
                 for j, (k, raw) in enumerate(zip(wanted, got, strict=True)):
