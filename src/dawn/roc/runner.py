@@ -140,33 +140,27 @@ def run_train(cfg: TrainConfig) -> dict[str, Any]:
             os._exit(17)  # a worker dying mid-training (fault-injection hook for the resume test)
 
     info: dict[str, Any] = {"rank": rank, "world_size": world}
+    common: dict[str, Any] = dict(
+        epochs=cfg.epochs,
+        lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        checkpoint=cfg.checkpoint,
+        checkpoint_every=cfg.checkpoint_every,
+        on_epoch_start=on_epoch_start,
+    )
     if world == 1:
-        res = fit(
-            model,
-            data,
-            epochs=cfg.epochs,
-            lr=cfg.lr,
-            weight_decay=cfg.weight_decay,
-            checkpoint=cfg.checkpoint,
-            checkpoint_every=cfg.checkpoint_every,
-            on_epoch_start=on_epoch_start,
-        )
+        res = fit(model, data, **common)
     else:
         perm, bounds = _partition_for_world(data, cfg, rank, world)
         shard, agg = shard_data(data, perm, bounds, rank, model.aggr)
         res = fit(
             model,
             shard,
-            epochs=cfg.epochs,
-            lr=cfg.lr,
-            weight_decay=cfg.weight_decay,
             adj=agg,
-            checkpoint=cfg.checkpoint,
-            checkpoint_every=cfg.checkpoint_every,
             sync=allreduce_sync,
             evaluate_fn=lambda: dist_evaluate(model, shard, agg),
-            on_epoch_start=on_epoch_start,
             write_checkpoint=rank == 0,
+            **common,
         )
         info.update(
             bounds=[int(b) for b in bounds],
