@@ -7,6 +7,7 @@ from dawn.willump.bounds import (
     calibrate_threshold_mean,
     clopper_pearson_lower,
     clopper_pearson_upper,
+    predicted_accept_rate,
 )
 
 
@@ -101,3 +102,20 @@ def test_net_loss_calibration_holds_on_fresh_draws() -> None:
         conf2, loss2 = draw(200_000)
         held += np.mean(np.where(conf2 >= cal.threshold, loss2, 0.0)) <= max_loss
     assert held / 40 >= 0.9
+
+
+def test_predicted_accept_rate_follows_losses_and_calibration_size() -> None:
+    rng = np.random.default_rng(3)
+    conf = rng.uniform(0.5, 1.0, 4000)
+    # errors concentrate on low-confidence rows, as a useful small model's do
+    loss = (rng.uniform(size=4000) < 0.4 * (1.0 - conf)).astype(float)
+    kw = dict(max_loss=0.01, delta=0.05)
+    assert predicted_accept_rate(conf, np.zeros(4000), n_cal=1000, **kw) == 1.0
+    assert predicted_accept_rate(conf, np.ones(4000), n_cal=1000, **kw) < 0.01  # risk = accept rate
+    small, large = (predicted_accept_rate(conf, loss, n_cal=n, **kw) for n in (500, 50_000))
+    assert 0.0 < small < large < 1.0  # more certification rows, a narrower bound, more rows admitted
+    # the prediction tracks what a certification on that many fresh rows admits
+    conf2 = rng.uniform(0.5, 1.0, 50_000)
+    loss2 = (rng.uniform(size=50_000) < 0.4 * (1.0 - conf2)).astype(float)
+    cal = calibrate_threshold(conf2, loss2 > 0, max_loss=0.01, delta=0.05)
+    assert abs(cal.accept_rate - large) < 0.1

@@ -222,3 +222,33 @@ def test_net_loss_risk_certifies_accuracy_and_uses_precomputed_blocks(binary_dat
         optimize(pipe, Xv, yv, risk="net_loss", blocks_val={**blocks, "slow": blocks["slow"][:10]}, **kw)
     with pytest.raises(DawnError, match="y_train"):
         optimize(pipe, Xv, yv, risk="net_loss", X_train=X[:2000], measure=False)
+
+
+def test_candidate_is_chosen_on_selection_rows_and_only_it_certified(binary_data) -> None:
+    X, y = binary_data
+    groups = {"a": lambda Z: Z[:, :1], "b": lambda Z: Z[:, 1:2], "slow": slow_block}
+    pipe = Pipeline(groups, LogisticRegression().fit(X[:2000], y[:2000]))
+    kw = dict(max_loss=0.02, measure=False, small_model=LogisticRegression())
+    held = optimize(pipe, X[2000:4000], y[2000:4000], X_train=X[:2000], candidate_choice="selection", **kw)
+    cands = held.info_["cascade_candidates"]
+    assert len(cands) == 3  # {a}, {b}, {a, b}: a set with the slow group costs over 90% of the whole
+    assert all(c["predicted_accept_rate"] is not None for c in cands)
+    assert 1 <= sum(c["certified"] for c in cands) <= 2  # the batch and single-row choices only
+    assert held.cascade_ is not None and held.cascade_.bound <= 0.02
+    assert "held-out" in held.info_["cascade_choice"]
+    # without training rows the candidates are compared on the certification rows: all certified
+    bonf = optimize(pipe, X[2000:4000], y[2000:4000], **kw)
+    assert all(c["certified"] for c in bonf.info_["cascade_candidates"])
+    assert "Bonferroni" in bonf.info_["cascade_choice"]
+    # ... which can also be asked for with training rows
+    asked = optimize(pipe, X[2000:4000], y[2000:4000], X_train=X[:2000], candidate_choice="bonferroni", **kw)
+    assert all(c["certified"] for c in asked.info_["cascade_candidates"])
+    with pytest.raises(DawnError, match="X_train"):
+        optimize(pipe, X[2000:4000], y[2000:4000], candidate_choice="selection", **kw)
+    # hedged: the chosen candidate(s) at half the level, every other one in a Bonferroni half
+    hedged = optimize(pipe, X[2000:4000], y[2000:4000], X_train=X[:2000], **kw)  # "auto" with X_train
+    assert "half the level" in hedged.info_["cascade_choice"]
+    levels = [c["level"] for c in hedged.info_["cascade_candidates"]]
+    assert all(c["certified"] for c in hedged.info_["cascade_candidates"])
+    assert sum(levels) <= 0.05 + 1e-12 and max(levels) >= 0.05 / 4 and min(levels) == pytest.approx(0.05 / 6)
+    assert hedged.cascade_ is not None and hedged.cascade_.bound <= 0.02

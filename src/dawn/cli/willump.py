@@ -20,6 +20,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "all but text-embed)",
     )
     b.add_argument("--redis-url", default=None, help="Redis for the music workload (default: start one)")
+    b.add_argument(
+        "--candidate-choice",
+        choices=("auto", "selection", "hedged", "bonferroni"),
+        default="auto",
+        help="how the cascade candidate is chosen (see optimize(); auto: hedged)",
+    )
     add_common_options(b, out="results/willump")
     b.set_defaults(func=cmd_bench)
 
@@ -61,7 +67,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     bad = [n for n in names or () if n not in FULL_WORKLOADS]
     if bad:
         raise DawnError(f"unknown workload(s) {', '.join(bad)}", f"choose from {', '.join(FULL_WORKLOADS)}")
-    entries = run_bench(args.out, quick=args.quick, seed=args.seed, workloads=names, redis_url=args.redis_url)
+    entries = run_bench(
+        args.out,
+        quick=args.quick,
+        seed=args.seed,
+        workloads=names,
+        redis_url=args.redis_url,
+        candidate_choice=args.candidate_choice,
+    )
     if args.format == "json":
         from dawn.core.io import to_jsonable
 

@@ -174,3 +174,36 @@ def calibrate_threshold(
             break  # fixed sequence: the first failure ends the search
         best = ThresholdCalibration(float(t), m / n, k / n, ub, n)
     return best
+
+
+def predicted_accept_rate(
+    confidence_scores: np.ndarray,
+    losses: np.ndarray,
+    *,
+    max_loss: float,
+    delta: float,
+    n_cal: int,
+    grid: np.ndarray | None = None,
+    n_grid: int = 200,
+) -> float:
+    """The accept rate a certification on ``n_cal`` rows is expected to reach, estimated on other rows.
+
+    Used to choose among cascade candidates on selection rows, so that only the chosen candidate is
+    certified (no Bonferroni correction over candidates). Walks the grid like the certification does
+    (highest threshold first, stopping at the first failure) and predicts a pass where the
+    estimated mean loss plus the bound's asymptotic width, ``sqrt(2 var log(1/delta) / n_cal)``
+    (the width of the betting and the Clopper-Pearson bounds for large ``n_cal``), stays within
+    ``max_loss``. A prediction only: the chosen candidate is then certified on its own rows.
+    """
+    s = np.asarray(confidence_scores, dtype=float)
+    loss = np.asarray(losses, dtype=float)
+    if len(s) < 2 or n_cal < 1:
+        return 0.0
+    log_term = 2.0 * np.log(1.0 / delta) / n_cal
+    accept = 0.0
+    for t in _grid(s, grid, n_grid):
+        x = np.where(s >= t, loss, 0.0)
+        if x.mean() + np.sqrt(x.var(ddof=1) * log_term) > max_loss:
+            break
+        accept = float(np.mean(s >= t))
+    return accept

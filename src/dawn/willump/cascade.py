@@ -2,8 +2,8 @@
 
 Willump's cascade (Kraft et al., MLSys 2020, section 4): a small model on cheap, important feature
 groups answers the rows it is confident about; only the rest pay for the remaining groups and the full
-model. Here the small model is distilled from the user's full model (its target is the full model's
-prediction), the threshold is certified with :func:`~dawn.willump.bounds.calibrate_threshold`, and the
+model. Here the small model learns the user's full model's predictions (distillation) or the labels,
+the threshold is certified with :func:`~dawn.willump.bounds.calibrate_threshold`, and the
 cheap set is chosen by the expected cost of the cascade each candidate actually produces.
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from dawn.willump._blocks import hstack
-from dawn.willump.bounds import calibrate_threshold, calibrate_threshold_mean
+from dawn.willump.bounds import calibrate_threshold, calibrate_threshold_mean, predicted_accept_rate
 from dawn.willump.cost import Costs, batch_row_cost, single_row_cost
 from dawn.willump.fast import single_row_scorer
 from dawn.willump.small import fit_small_model, small_model_variants
@@ -32,7 +32,7 @@ class CascadePlan:
     threshold: float
     accept_rate: float  # on the calibration rows
     risk: float  # the certified risk's point estimate on the calibration rows
-    bound: float  # its upper confidence bound (at the Bonferroni-corrected level, see build_cascade)
+    bound: float  # its upper confidence bound (at the level this plan was certified at, see build_cascade)
     small_cost: tuple[float, float]  # (batch, single) seconds per row
     expected_cost: tuple[float, float]  # (batch, single) seconds per row, cascade
     full_cost: tuple[float, float]
@@ -75,14 +75,35 @@ def cascade_cost(
     )
 
 
-def _describe(model: Any) -> str:
-    n = getattr(model, "n_estimators", None)
-    return type(model).__name__ + (f"({n} trees)" if isinstance(n, int) else "")
+def describe_model(model: Any) -> str:
+    """A short name for a small model: its class and size (trees) or regularisation (C)."""
+    n, c = getattr(model, "n_estimators", None), getattr(model, "C", None)
+    detail = f"({n} trees)" if isinstance(n, int) else f"(C={c:g})" if isinstance(c, float) else ""
+    return type(model).__name__ + detail
 
 
 def net_loss(pred_small: np.ndarray, full: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Per-row net accuracy loss of answering early: +1 breaks a correct row, -1 fixes a wrong one."""
     return ((pred_small != y) & (full == y)).astype(float) - ((pred_small == y) & (full != y))
+
+
+def _losses(risk: str, pred: np.ndarray, full: np.ndarray, y: np.ndarray | None) -> np.ndarray:
+    """Per-row cost of answering early under ``risk`` (float; binary for the two counting risks)."""
+    if risk == "net_loss":
+        assert y is not None
+        return net_loss(pred, full, y)
+    if risk == "disagreement":
+        return (pred != full).astype(float)
+    assert y is not None
+    return ((pred != y) & (full == y)).astype(float)
+
+
+def _certify(
+    risk: str, conf: np.ndarray, loss: np.ndarray, *, max_loss: float, delta: float, grid: Any, seed: int
+) -> Any:
+    if risk == "net_loss":
+        return calibrate_threshold_mean(conf, loss, max_loss=max_loss, delta=delta, grid=grid, seed=seed)
+    return calibrate_threshold(conf, loss > 0, max_loss=max_loss, delta=delta, grid=grid)
 
 
 def build_cascade(
@@ -101,9 +122,12 @@ def build_cascade(
     y_cal: np.ndarray | None = None,
     risk: str = "disagreement",
     blocks_sel: dict[str, Any] | None = None,
+    full_sel: np.ndarray | None = None,
+    y_sel: np.ndarray | None = None,
     trace: list[dict[str, Any]] | None = None,
     max_cheap_share: float = 0.9,
     single_objective: str = "mean",
+    hedge: bool = False,
 ) -> tuple[CascadePlan | None, CascadePlan | None]:
     """The cascades with the lowest expected batch and single-row cost (None where none answers a row).
 
@@ -115,9 +139,24 @@ def build_cascade(
     (see :func:`~dawn.willump.optimize`): ``"disagreement"`` with the full model, ``"accuracy_risk"``
     (rows answered early where the small model is wrong and the full model right; needs ``y_cal``)
     or ``"net_loss"`` (the expected drop in accuracy, which credits rows the small model gets right
-    and the full model wrong; needs ``y_cal``). Every candidate is certified at level
-    ``(1 - confidence) / n_candidates`` (Bonferroni), so
-    choosing the cheapest certified candidate on the same calibration rows keeps the guarantee.
+    and the full model wrong; needs ``y_cal``).
+
+    How the candidate is chosen without spending the guarantee:
+
+    - With held-out selection rows (``blocks_sel`` and ``full_sel``, plus ``y_sel`` for the
+      label-based risks, rows the small models were not fitted on), each candidate's certified
+      accept rate is *predicted* on them (:func:`~dawn.willump.bounds.predicted_accept_rate`), the
+      candidates with the lowest predicted batch and single-row cost are chosen there, and only
+      those (one or two) are certified on the calibration rows, at ``1 - confidence`` split between
+      them. One candidate serves both uses when that is predicted no slower for single rows than
+      two certified at half the level each. The calibration rows play no part in the choice.
+      With ``hedge``, only the batch choice is made there and certified, at half of
+      ``1 - confidence``; every other candidate is certified with the other half split among all
+      candidates (Bonferroni), and each use takes the cheapest certified plan: a choice mispredicted
+      on few selection rows then costs little.
+    - Otherwise every candidate is certified at ``(1 - confidence) / n_candidates`` (Bonferroni),
+      so choosing the cheapest certified candidate on the same calibration rows keeps the guarantee.
+
     Thresholds are tried on a grid of quantiles of the small model's confidence on ``blocks_sel``
     (rows not used for certification), so the grid does not depend on the calibration rows either.
     Every candidate tried is appended to ``trace``. Cheap sets costing more than
@@ -128,83 +167,135 @@ def build_cascade(
     """
     if risk != "disagreement" and y_cal is None:
         raise ValueError(f"risk={risk!r} needs y_cal")
+    held_out = (
+        blocks_sel is not None and full_sel is not None and (risk == "disagreement" or y_sel is not None)
+    )
     groups = pipeline.group_names
     full = (costs.total([*groups, "model"]), costs.total([*groups, "model"], single=True))
-    best: CascadePlan | None = None
-    best_single: CascadePlan | None = None
-    tried: list[dict[str, Any]] = []
+    n_cal = len(full_cal)
     # Every (cheap set, small model) pair is a candidate; all are fixed before certification.
     pairs = []
     for cheap in candidate_sets(groups, costs, importance):
         # A cheap set that costs nearly the whole pipeline cannot pay off even if every row exits;
-        # dropping it here (by cost alone, before any label is looked at) leaves the Bonferroni
-        # correction to the candidates that can.
+        # dropping it here (by cost alone, before any label is looked at) leaves fewer candidates.
         share = max(costs.total(cheap) / full[0], costs.total(cheap, single=True) / full[1])
         if share > max_cheap_share:
             continue
         feats_fit = hstack([blocks_fit[g] for g in cheap])
         for template in small_model_variants(
-            "classification", sparse=sp.issparse(feats_fit), seed=seed, template=small_model
+            "classification", sparse=sp.issparse(feats_fit), seed=seed, template=small_model, wide=held_out
         ):
             pairs.append((cheap, feats_fit, template))
-    delta = (1.0 - confidence) / max(len(pairs), 1)
+
+    def plan_for(c: dict[str, Any], accept: float, cal: Any) -> CascadePlan:
+        exp = (
+            cascade_cost(costs, c["cheap"], c["rest"], c["small_cost"][0], accept, single=False),
+            cascade_cost(costs, c["cheap"], c["rest"], c["small_cost"][1], accept, single=True),
+        )
+        # the median row takes the early path when at least half the rows exit there
+        early = float(accept >= 0.5)
+        p50 = cascade_cost(costs, c["cheap"], c["rest"], c["small_cost"][1], early, single=True)
+        return CascadePlan(
+            c["cheap"], c["small"], cal.threshold if cal else float("inf"), accept,
+            cal.risk if cal else float("nan"), cal.bound if cal else float("nan"), c["small_cost"], exp,
+            full, scorer=c["scorer"], expected_p50_single=p50,
+        )  # fmt: skip
+
+    cands: list[dict[str, Any]] = []
     for cheap, feats_fit, template in pairs:
-        rest = [g for g in groups if g not in cheap]
         small = fit_small_model("classification", feats_fit, target_fit, seed=seed, template=template)
         feats_cal = hstack([blocks_cal[g] for g in cheap])
         proba = small.predict_proba(feats_cal)
-        conf = proba.max(axis=1)
-        pred = small.classes_[proba.argmax(axis=1)]
-        grid = None
+        c: dict[str, Any] = {"cheap": cheap, "rest": [g for g in groups if g not in cheap], "small": small}
+        c["conf"], c["pred"] = proba.max(axis=1), small.classes_[proba.argmax(axis=1)]
+        c["grid"] = None
         if blocks_sel is not None:
-            conf_sel = small.predict_proba(hstack([blocks_sel[g] for g in cheap])).max(axis=1)
-            grid = np.quantile(conf_sel, np.linspace(0.0, 1.0, 201))
-        if risk == "net_loss":
-            assert y_cal is not None
-            cal = calibrate_threshold_mean(
-                conf, net_loss(pred, full_cal, y_cal), max_loss=max_loss, delta=delta, grid=grid, seed=seed
-            )
-        else:
-            # y_cal is present for every risk but "disagreement" (checked above)
-            errors = pred != full_cal if risk == "disagreement" else (pred != y_cal) & (full_cal == y_cal)
-            cal = calibrate_threshold(conf, errors, max_loss=max_loss, delta=delta, grid=grid)
-        scorer = single_row_scorer(small, feats_cal, proba=proba)
-        small_cost = (
+            p_sel = small.predict_proba(hstack([blocks_sel[g] for g in cheap]))
+            c["grid"] = np.quantile(p_sel.max(axis=1), np.linspace(0.0, 1.0, 201))
+            if held_out:
+                loss_sel = _losses(risk, small.classes_[p_sel.argmax(axis=1)], full_sel, y_sel)  # type: ignore[arg-type]
+                # predicted at the full level (one candidate certified) and at half (two: the batch
+                # and the single-row choices differ)
+                c["predicted_accept"], c["predicted_accept_split"] = (
+                    predicted_accept_rate(
+                        p_sel.max(axis=1), loss_sel, max_loss=max_loss, delta=d, n_cal=n_cal, grid=c["grid"]
+                    )
+                    for d in (1.0 - confidence, (1.0 - confidence) / 2)
+                )
+        c["scorer"] = single_row_scorer(small, feats_cal, proba=proba)
+        c["small_cost"] = (
             batch_row_cost(small.predict_proba, feats_cal),
-            single_row_cost(scorer, feats_cal, seed=seed),
+            single_row_cost(c["scorer"], feats_cal, seed=seed),
         )
-        exp = (
-            cascade_cost(costs, cheap, rest, small_cost[0], cal.accept_rate, single=False),
-            cascade_cost(costs, cheap, rest, small_cost[1], cal.accept_rate, single=True),
+        cands.append(c)
+
+    def certify(c: dict[str, Any], delta: float) -> CascadePlan:
+        loss = _losses(risk, c["pred"], full_cal, y_cal)
+        cal = _certify(risk, c["conf"], loss, max_loss=max_loss, delta=delta, grid=c["grid"], seed=seed)
+        c["certified"], c["level"] = cal, delta
+        return plan_for(c, cal.accept_rate, cal)
+
+    def cheapest(plans: list[CascadePlan]) -> tuple[int | None, int | None]:
+        """Indices of the plans with the lowest batch and single-row cost among those answering rows."""
+        live = [i for i, p in enumerate(plans) if p.accept_rate > 0]
+        if not live:
+            return None, None
+        return (
+            min(live, key=lambda i: plans[i].expected_cost[0]),
+            min(live, key=lambda i: plans[i].single_cost(single_objective)),
         )
-        # the median row takes the early path when at least half the rows exit there
-        p50 = cascade_cost(costs, cheap, rest, small_cost[1], float(cal.accept_rate >= 0.5), single=True)
+
+    if held_out:
+        i_batch, i_single = cheapest([plan_for(c, c["predicted_accept_split"], None) for c in cands])
+        if hedge:
+            # one prediction only: the batch plan's. The single-row plan is then the cheapest of
+            # everything certified (a p50 plan hinges on half the rows exiting, a bad bet to predict)
+            i_single = i_batch
+        elif i_batch is not None and i_single is not None and i_batch != i_single:
+            # two certifications split the level; the batch choice serves single rows too if, at the
+            # full level, it is predicted no slower there than the single-row choice at half (within
+            # 5%: the costs are timings, and e.g. two logistic regressions on the same set cost the same)
+            shared = plan_for(cands[i_batch], cands[i_batch]["predicted_accept"], None)
+            split = plan_for(cands[i_single], cands[i_single]["predicted_accept_split"], None)
+            if shared.single_cost(single_objective) <= 1.05 * split.single_cost(single_objective):
+                i_single = i_batch
+        chosen = sorted({i for i in (i_batch, i_single) if i is not None})
+        arm = 0.5 if hedge else 1.0
+        certified = [certify(cands[i], (1.0 - confidence) * arm / len(chosen)) for i in chosen]
+        if hedge:
+            # the other half of the level certifies every other candidate (Bonferroni), so a
+            # prediction that missed on noisy selection rows still leaves the old rule's choice
+            certified += [
+                certify(c, (1.0 - confidence) * 0.5 / len(cands))
+                for i, c in enumerate(cands)
+                if i not in chosen
+            ]
+        # both were certified (at the split level), so either may serve either use: a prediction
+        # that missed (e.g. a single-row choice that certifies under half the rows) costs nothing
+        best, best_single = (None if i is None else certified[i] for i in cheapest(certified))
+    else:
+        delta = (1.0 - confidence) / max(len(cands), 1)
+        plans = [certify(c, delta) for c in cands]
+        best, best_single = (None if i is None else plans[i] for i in cheapest(plans))
+    # a chosen candidate whose certification admits no row leaves no cascade (the full pipeline answers)
+    best = best if best is not None and best.accept_rate > 0 else None
+    best_single = best_single if best_single is not None and best_single.accept_rate > 0 else None
+
+    tried = []
+    for c in cands:
+        cal = c.get("certified")
+        accept = cal.accept_rate if cal is not None else c.get("predicted_accept", 0.0)
+        plan = plan_for(c, accept, cal)
         tried.append(
-            {"cheap": cheap, "small_model": _describe(small), "threshold": cal.threshold,
-             "accept_rate": cal.accept_rate, "bound": cal.bound, "risk": cal.risk,
-             "expected_speedup": full[0] / exp[0], "expected_speedup_single": full[1] / exp[1],
-             "expected_p50_speedup_single": full[1] / p50}
+            {"cheap": c["cheap"], "small_model": describe_model(c["small"]), "certified": cal is not None,
+             "predicted_accept_rate": c.get("predicted_accept"), "level": c.get("level"),
+             "threshold": cal.threshold if cal is not None else None,
+             "accept_rate": cal.accept_rate if cal is not None else None,
+             "bound": cal.bound if cal is not None else None, "risk": cal.risk if cal is not None else None,
+             "expected_speedup": full[0] / plan.expected_cost[0],
+             "expected_speedup_single": full[1] / plan.expected_cost[1],
+             "expected_p50_speedup_single": full[1] / plan.expected_p50_single}
         )  # fmt: skip
-        plan = CascadePlan(
-            cheap,
-            small,
-            cal.threshold,
-            cal.accept_rate,
-            cal.risk,
-            cal.bound,
-            small_cost,
-            exp,
-            full,
-            scorer=scorer,
-            expected_p50_single=p50,
-        )
-        if cal.accept_rate > 0 and (best is None or exp[0] < best.expected_cost[0]):
-            best = plan
-        if cal.accept_rate > 0 and (
-            best_single is None
-            or plan.single_cost(single_objective) < best_single.single_cost(single_objective)
-        ):
-            best_single = plan
     for p in (best, best_single):
         if p is not None:
             p.candidates = tried

@@ -33,6 +33,8 @@ def format_plan(plan: dict[str, Any]) -> str:
             f"expected speedup batch {c['expected_speedup_batch']:.2f}x, "
             f"single {c['expected_speedup_single']:.2f}x"
         )
+        if plan.get("cascade_choice"):
+            lines.append(f"         candidate choice: {plan['cascade_choice']}")
         if "measured_speedup_batch" in plan:
             lines.append(
                 f"         measured batch speedup on calibration rows {plan['measured_speedup_batch']:.2f}x"

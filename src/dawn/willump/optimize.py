@@ -51,6 +51,7 @@ def optimize(
     mode: str = "bounded",
     risk: str = "disagreement",
     single_row_objective: str = "mean",
+    candidate_choice: str = "auto",
     cal_fraction: float = 0.5,
     select_fraction: float = 0.2,
     small_target: str = "auto",
@@ -96,6 +97,16 @@ def optimize(
         What the plan ``predict_one`` uses minimises: the expected mean single-row latency, or the
         median. ``"p50"`` prefers the cheapest first stage that answers at least half the rows
         early; it can raise the mean (the rows that go on pay for both stages).
+    candidate_choice : {"auto", "selection", "hedged", "bonferroni"}, default="auto"
+        How the cascade's cheap set and small model are chosen without spending the guarantee:
+        ``"selection"`` predicts each candidate's certified accept rate on the selection rows and
+        certifies only the chosen one (or two: batch and single row); ``"bonferroni"`` certifies
+        every candidate at ``(1 - confidence) / n_candidates`` and takes the cheapest; ``"hedged"``
+        certifies the batch choice at half the level and every other candidate with the other half
+        (Bonferroni), and each use takes the cheapest certified plan, so a choice mispredicted on few
+        selection rows costs little. ``"auto"`` is ``"hedged"`` when ``X_train`` is given (the selection rows
+        are then held out from the small models' fit) and ``"bonferroni"`` otherwise (the other two
+        need ``X_train``).
     select_fraction : float, default=0.2
         With ``X_train``, the share of the validation rows kept apart to measure importance and set
         the threshold grid; the rest certify.
@@ -132,6 +143,16 @@ def optimize(
         )
     if single_row_objective not in ("mean", "p50"):
         raise DawnError(f"unknown single_row_objective {single_row_objective!r}", "use 'mean' or 'p50'")
+    if candidate_choice not in ("auto", "selection", "hedged", "bonferroni") or (
+        candidate_choice in ("selection", "hedged") and X_train is None
+    ):
+        raise DawnError(
+            f"candidate_choice={candidate_choice!r} is not available here",
+            "use 'auto' or 'bonferroni', or pass X_train to choose on held-out selection rows",
+        )
+    choose_on_selection = X_train is not None and candidate_choice != "bonferroni"
+    if candidate_choice == "auto":  # hedged did best over five reseeded splits (BENCHMARKS.md)
+        candidate_choice = "hedged" if choose_on_selection else "bonferroni"
     if small_target not in ("auto", "full", "labels"):
         raise DawnError(f"unknown small_target {small_target!r}", "use 'auto', 'full' or 'labels'")
     if not 0 < max_loss < 1 or not 0 < confidence < 1:
@@ -226,7 +247,11 @@ def optimize(
                 pipeline, b_fit, b_cal, small_target_arr, full_pred[cal_idx], costs, importance,
                 max_loss=max_loss, confidence=confidence, seed=seed, small_model=small_model,
                 y_cal=None if y is None else y[cal_idx], risk=risk, blocks_sel=b_sel, trace=trace,
-                single_objective=single_row_objective,
+                # with X_train the selection rows are held out from the small models' fit, so the
+                # candidate can be chosen there and only the chosen one certified
+                full_sel=full_pred[sel_idx] if choose_on_selection else None,
+                y_sel=None if not choose_on_selection or y is None else y[sel_idx],
+                single_objective=single_row_objective, hedge=candidate_choice == "hedged",
             )  # fmt: skip
         if cascade is not None and cascade.expected_cost[0] > PAYOFF * cascade.full_cost[0]:
             log.info("cascade does not pay off (expected %.2fx); serving the full pipeline",
@@ -274,6 +299,15 @@ def optimize(
         "risk": risk,
         "single_row_objective": single_row_objective,
         "cascade_candidates": trace,
+        # how the cascade candidate was chosen without spending the guarantee (see build_cascade)
+        "cascade_choice": (
+            "Bonferroni over all candidates, cheapest certified"
+            if not choose_on_selection
+            else "predicted on held-out selection rows; the batch choice certified at half the level, "
+            "the others (Bonferroni) at the other half"
+            if candidate_choice == "hedged"
+            else "predicted on held-out selection rows; only the chosen certified"
+        ),
         "confidence": confidence,
         "n_fit": n_rows(next(iter(b_fit.values()))),
         "n_cal": len(cal_idx),

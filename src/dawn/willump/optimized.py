@@ -15,7 +15,7 @@ import numpy as np
 from dawn.core.errors import DawnError
 from dawn.core.io import atomic_write_bytes
 from dawn.willump._blocks import hstack, n_rows, take
-from dawn.willump.cascade import CascadePlan
+from dawn.willump.cascade import CascadePlan, describe_model
 from dawn.willump.pipeline import Pipeline
 from dawn.willump.topk import TopKPlan
 
@@ -147,7 +147,7 @@ class OptimizedPipeline:
         c = self.cascade_
         out["cascade"] = None if c is None else {
             "cheap_groups": c.cheap,
-            "small_model": type(c.small).__name__,
+            "small_model": describe_model(c.small),
             "threshold": c.threshold,
             "accept_rate": c.accept_rate,
             "risk": c.risk,  # point estimate of the certified risk (see info "risk")
@@ -161,7 +161,7 @@ class OptimizedPipeline:
         cs = self.cascade_single_
         out["cascade_single"] = None if cs is None else {
             "cheap_groups": cs.cheap,
-            "small_model": type(cs.small).__name__,
+            "small_model": describe_model(cs.small),
             # how predict_one scores the small model (dawn.willump.fast): its own trees or
             # coefficients when they reproduced predict_proba, else the estimator itself
             "single_row_scorer": type(cs.scorer).__name__ if cs.scorer is not None else "predict_proba",

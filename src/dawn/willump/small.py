@@ -5,15 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 
-def small_model_variants(task: str, *, sparse: bool, seed: int = 0, template: Any = None) -> list[Any]:
+def small_model_variants(
+    task: str, *, sparse: bool, seed: int = 0, template: Any = None, wide: bool = False
+) -> list[Any]:
     """Unfitted small models to try, cheapest first: the user's ``template`` if given; else for dense
     input a 25-tree and a 60-tree LightGBM (the cheaper one often wins when the full model's cost is
-    mostly the model itself), for sparse input a linear model."""
+    mostly the model itself), for sparse input a linear model. ``wide`` (used when candidates are
+    chosen on held-out selection rows, where more candidates cost the guarantee nothing) adds
+    logistic regressions with weaker and stronger regularisation, whose confidence ranks rows
+    differently."""
     from sklearn.base import clone
 
     if template is not None:
         return [clone(template)]
     if sparse:
+        if wide and task == "classification":
+            from sklearn.linear_model import LogisticRegression
+
+            return [LogisticRegression(C=c, max_iter=300) for c in (1.0, 4.0, 16.0)]
         return [make_small_model(task, sparse=True, seed=seed)]
     return [
         make_small_model(task, sparse=False, seed=seed, n_trees=25),
