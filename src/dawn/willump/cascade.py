@@ -270,8 +270,9 @@ def build_cascade(
                 for i, c in enumerate(cands)
                 if i not in chosen
             ]
-        # both were certified (at the split level), so either may serve either use: a prediction
-        # that missed (e.g. a single-row choice that certifies under half the rows) costs nothing
+        # every plan certified here is covered by the split of the level, so any may serve either
+        # use: a prediction that missed (e.g. a single-row choice certified on under half the rows)
+        # costs no guarantee
         best, best_single = (None if i is None else certified[i] for i in cheapest(certified))
     else:
         delta = (1.0 - confidence) / max(len(cands), 1)
