@@ -95,7 +95,7 @@ def optimize(
           cascade may answer differently from the full model on more rows.
     single_row_objective : {"mean", "p50"}, default="mean"
         What the plan ``predict_one`` uses minimises: the expected mean single-row latency, or the
-        median. ``"p50"`` prefers the cheapest first stage that answers at least half the rows
+        median. ``"p50"`` prefers the cheapest first stage that answers at least 55% of the rows
         early; it can raise the mean (the rows that go on pay for both stages).
     candidate_choice : {"auto", "selection", "hedged", "bonferroni"}, default="auto"
         How the cascade's cheap set and small model are chosen without spending the guarantee:
