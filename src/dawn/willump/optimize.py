@@ -104,9 +104,9 @@ def optimize(
         every candidate at ``(1 - confidence) / n_candidates`` and takes the cheapest; ``"hedged"``
         certifies the batch choice at half the level and every other candidate with the other half
         (Bonferroni), and each use takes the cheapest certified plan, so a choice mispredicted on few
-        selection rows costs little. ``"auto"`` is ``"hedged"`` when ``X_train`` is given (the selection rows
-        are then held out from the small models' fit) and ``"bonferroni"`` otherwise (the other two
-        need ``X_train``).
+        selection rows costs little. ``"auto"`` is ``"hedged"`` when ``X_train`` is given (the
+        selection rows are then held out from the small models' fit) and ``"bonferroni"`` otherwise
+        (the other two need ``X_train``).
     select_fraction : float, default=0.2
         With ``X_train``, the share of the validation rows kept apart to measure importance and set
         the threshold grid; the rest certify.
@@ -248,7 +248,7 @@ def optimize(
                 max_loss=max_loss, confidence=confidence, seed=seed, small_model=small_model,
                 y_cal=None if y is None else y[cal_idx], risk=risk, blocks_sel=b_sel, trace=trace,
                 # with X_train the selection rows are held out from the small models' fit, so the
-                # candidate can be chosen there and only the chosen one certified
+                # candidate can be chosen there (see candidate_choice)
                 full_sel=full_pred[sel_idx] if choose_on_selection else None,
                 y_sel=None if not choose_on_selection or y is None else y[sel_idx],
                 single_objective=single_row_objective, hedge=candidate_choice == "hedged",

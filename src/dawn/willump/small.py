@@ -11,7 +11,7 @@ def small_model_variants(
     """Unfitted small models to try, cheapest first: the user's ``template`` if given; else for dense
     input a 25-tree and a 60-tree LightGBM (the cheaper one often wins when the full model's cost is
     mostly the model itself), for sparse input a linear model. ``wide`` (used when candidates are
-    chosen on held-out selection rows, where more candidates cost the guarantee nothing) adds
+    chosen on held-out selection rows, where more candidates cost the guarantee little) adds
     logistic regressions with weaker and stronger regularisation, whose confidence ranks rows
     differently."""
     from sklearn.base import clone
