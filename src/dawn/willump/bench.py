@@ -17,8 +17,7 @@ from dawn.core.logging import get_logger
 from dawn.core.progress import track
 from dawn.core.timing import compare
 from dawn.willump._blocks import hstack, n_rows, take
-from dawn.willump.bounds import calibrate_threshold, calibrate_threshold_mean
-from dawn.willump.cascade import net_loss
+from dawn.willump.cascade import certify_threshold, risk_losses
 from dawn.willump.optimize import optimize
 from dawn.willump.workloads import FULL_WORKLOADS, WORKLOADS, Workload, load_workload
 
@@ -86,20 +85,12 @@ def bound_coverage(
     full = np.asarray(pipe.model.predict(pipe.assemble(blocks)))
     pred, conf = plan.small.classes_[proba.argmax(axis=1)], proba.max(axis=1)
     risk = opt.info_.get("risk")
-    if risk == "net_loss":
-        loss = net_loss(pred, full, w.y_test)
-    else:
-        loss = ((pred != w.y_test) & (full == w.y_test) if risk == "accuracy_risk" else pred != full).astype(
-            float
-        )
+    loss = risk_losses(risk, pred, full, w.y_test)
     n, held, ses = len(loss), [], []
     for r in range(runs):
         perm = np.random.default_rng(seed + 1000 + r).permutation(n)
         a, b = perm[: n // 3], perm[n // 3 :]
-        if risk == "net_loss":
-            cal = calibrate_threshold_mean(conf[a], loss[a], max_loss=MAX_LOSS, delta=1 - CONFIDENCE, seed=r)
-        else:
-            cal = calibrate_threshold(conf[a], loss[a] > 0, max_loss=MAX_LOSS, delta=1 - CONFIDENCE)
+        cal = certify_threshold(risk, conf[a], loss[a], max_loss=MAX_LOSS, delta=1 - CONFIDENCE, seed=r)
         held_out = np.where(conf[b] >= cal.threshold, loss[b], 0.0)
         held.append(float(held_out.mean()) <= MAX_LOSS)
         ses.append(float(held_out.std() / np.sqrt(len(b))))

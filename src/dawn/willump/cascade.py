@@ -17,7 +17,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from dawn.willump._blocks import hstack
-from dawn.willump.bounds import calibrate_threshold, calibrate_threshold_mean, predicted_accept_rate
+from dawn.willump.bounds import (
+    ThresholdCalibration,
+    calibrate_threshold,
+    calibrate_threshold_mean,
+    predicted_accept_rate,
+)
 from dawn.willump.cost import Costs, batch_row_cost, single_row_cost
 from dawn.willump.fast import single_row_scorer
 from dawn.willump.small import fit_small_model, small_model_variants
@@ -91,7 +96,7 @@ def net_loss(pred_small: np.ndarray, full: np.ndarray, y: np.ndarray) -> np.ndar
     return ((pred_small != y) & (full == y)).astype(float) - ((pred_small == y) & (full != y))
 
 
-def _losses(risk: str, pred: np.ndarray, full: np.ndarray, y: np.ndarray | None) -> np.ndarray:
+def risk_losses(risk: str, pred: np.ndarray, full: np.ndarray, y: np.ndarray | None) -> np.ndarray:
     """Per-row cost of answering early under ``risk`` (float; binary for the two counting risks)."""
     if risk == "net_loss":
         assert y is not None
@@ -102,9 +107,18 @@ def _losses(risk: str, pred: np.ndarray, full: np.ndarray, y: np.ndarray | None)
     return ((pred != y) & (full == y)).astype(float)
 
 
-def _certify(
-    risk: str, conf: np.ndarray, loss: np.ndarray, *, max_loss: float, delta: float, grid: Any, seed: int
-) -> Any:
+def certify_threshold(
+    risk: str,
+    conf: np.ndarray,
+    loss: np.ndarray,
+    *,
+    max_loss: float,
+    delta: float,
+    grid: Any = None,
+    seed: int = 0,
+) -> ThresholdCalibration:
+    """The threshold certified for ``risk`` on rows with confidences ``conf`` and :func:`risk_losses`
+    ``loss``: the betting bound for ``net_loss``, Clopper-Pearson for the two counting risks."""
     if risk == "net_loss":
         return calibrate_threshold_mean(conf, loss, max_loss=max_loss, delta=delta, grid=grid, seed=seed)
     return calibrate_threshold(conf, loss > 0, max_loss=max_loss, delta=delta, grid=grid)
@@ -217,14 +231,16 @@ def build_cascade(
         c["grid"] = None
         if blocks_sel is not None:
             p_sel = small.predict_proba(hstack([blocks_sel[g] for g in cheap]))
-            c["grid"] = np.quantile(p_sel.max(axis=1), np.linspace(0.0, 1.0, 201))
+            conf_sel = p_sel.max(axis=1)
+            c["grid"] = np.quantile(conf_sel, np.linspace(0.0, 1.0, 201))
             if held_out:
-                loss_sel = _losses(risk, small.classes_[p_sel.argmax(axis=1)], full_sel, y_sel)  # type: ignore[arg-type]
+                pred_sel = small.classes_[p_sel.argmax(axis=1)]
+                loss_sel = risk_losses(risk, pred_sel, full_sel, y_sel)  # type: ignore[arg-type]
                 # predicted at the full level (one candidate certified) and at half (two: the batch
                 # and the single-row choices differ)
                 c["predicted_accept"], c["predicted_accept_split"] = (
                     predicted_accept_rate(
-                        p_sel.max(axis=1), loss_sel, max_loss=max_loss, delta=d, n_cal=n_cal, grid=c["grid"]
+                        conf_sel, loss_sel, max_loss=max_loss, delta=d, n_cal=n_cal, grid=c["grid"]
                     )
                     for d in (1.0 - confidence, (1.0 - confidence) / 2)
                 )
@@ -236,8 +252,10 @@ def build_cascade(
         cands.append(c)
 
     def certify(c: dict[str, Any], delta: float) -> CascadePlan:
-        loss = _losses(risk, c["pred"], full_cal, y_cal)
-        cal = _certify(risk, c["conf"], loss, max_loss=max_loss, delta=delta, grid=c["grid"], seed=seed)
+        loss = risk_losses(risk, c["pred"], full_cal, y_cal)
+        cal = certify_threshold(
+            risk, c["conf"], loss, max_loss=max_loss, delta=delta, grid=c["grid"], seed=seed
+        )
         c["certified"], c["level"] = cal, delta
         return plan_for(c, cal.accept_rate, cal)
 
