@@ -104,3 +104,36 @@ def test_quick_bench_writes_json(tmp_path: Path) -> None:
     for key in ("labels_to_target", "label_reduction_vs_best_uncertainty", "gain", "us_per_row"):
         assert key in s
     assert "digits" in s["gain"] and s["us_per_row"] > 0
+
+
+@pytest.mark.data
+def test_domain_shift_task_flags_the_models_errors_with_vader() -> None:
+    from dawn.assertions.experiments.active_learning import Schedule, run_curve
+    from dawn.assertions.experiments.tasks import load_task
+
+    task = load_task("mr-to-amazon")
+    assert len(task.y_pool) == 2472 and len(task.y_test) == 1236
+    assert 0.6 < task.sensor_accuracy < 0.8  # VADER on Amazon sentences: a useful but imperfect sensor
+    model = task.fit(np.arange(0))  # the movie-review model alone, before any target label
+    sc = task.scores(model)
+    assert sc.names == ["vader_agreement", "char_agreement"]
+    wrong = sc.predictions != task.y_pool
+    flagged = sc.severity[:, 0] > 0
+    # where the model disagrees with VADER it is wrong far more often than elsewhere
+    assert wrong[flagged].mean() > 1.5 * wrong[~flagged].mean()
+    diag = task.diagnostics(n_examples=3)
+    assert diag["wrong_where_flagged"] == pytest.approx(wrong[flagged].mean())
+    assert diag["accuracy"] == pytest.approx(1 - wrong.mean())
+    assert len(diag["confident_flagged_errors"]) == 3
+    assert diag["confident_flagged_errors"][0][0] >= diag["confident_flagged_errors"][-1][0] > 0.5
+    curve = run_curve(task, "bal", 0, Schedule(20, 40, 100))
+    assert [n for n, _ in curve] == [20, 60, 100]
+    assert all(0.5 < m < 1.0 for _, m in curve)
+
+
+def test_unknown_domain_shift_task_is_a_clear_error() -> None:
+    from dawn.assertions.experiments.shift_task import DomainShiftTask
+    from dawn.core.errors import DawnError
+
+    with pytest.raises(DawnError, match="unknown domain-shift task"):
+        DomainShiftTask(name="mr-to-mars")

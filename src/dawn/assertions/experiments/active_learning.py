@@ -34,6 +34,8 @@ SCHEDULES = {
     "vader-mr": Schedule(100, 100, 3000),
     "vtest-video": Schedule(10, 5, 150),  # proposals
     "vtest-frames": Schedule(2, 2, 40),  # frames (about 17 proposals each)
+    "mr-to-tweets": Schedule(20, 20, 600),  # target-domain sentences, on top of the source's labels
+    "mr-to-amazon": Schedule(20, 20, 600),
 }
 
 

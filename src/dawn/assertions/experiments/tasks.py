@@ -11,6 +11,9 @@ retrain, and assertions that see only the model's inputs and outputs:
 - ``vader-mr`` (10,605 movie-review sentences): logistic regression on word n-grams. Assertion:
   agreement with a second model on character n-grams (another "sensor" of the same sentence).
 
+``mr-to-tweets`` and ``mr-to-amazon`` (a movie-review model deployed on another domain) are in
+:mod:`dawn.assertions.experiments.shift_task`; the video tasks in :mod:`~.video_task`.
+
 Every task can also carry a ``noise`` assertion that flags random items, to test that BAL ignores a
 useless assertion.
 """
@@ -186,8 +189,13 @@ def load_task(name: str, *, seed: int = 0, noise: bool = False) -> Task:
 
         cls = VideoTask if name == "vtest-video" else VideoFrameTask
         return cls(seed=seed, noise=noise)
+    from dawn.assertions.experiments.shift_task import SHIFT_TASKS, DomainShiftTask
+
+    if name in SHIFT_TASKS:
+        return DomainShiftTask(name=name, seed=seed, noise=noise)
     from dawn.core.errors import DawnError
 
     raise DawnError(
-        f"unknown active-learning task {name!r}", "use digits, vader-mr, vtest-video or vtest-frames"
+        f"unknown active-learning task {name!r}",
+        "use digits, vader-mr, vtest-video, vtest-frames, mr-to-tweets or mr-to-amazon",
     )
