@@ -112,6 +112,28 @@ def video(fast: pd.DataFrame, ref: pd.DataFrame, *, iou_threshold: float = 0.4) 
     }
 
 
+def flights_model(max_iter: int = 60) -> Any:
+    """The carrier classifier of :func:`flights`: boosted trees, origin and destination categorical."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    # No early stopping: its stratified split fails on carriers seen once in a small seed set.
+    # The L2 penalty keeps leaf values finite: without it, fits on a few thousand flights with
+    # carriers seen a handful of times diverge (0.17 test and 0.18 training accuracy at 3,000).
+    return HistGradientBoostingClassifier(
+        max_iter=max_iter, categorical_features=[0, 1], early_stopping=False, l2_regularization=1.0
+    )
+
+
+def flights_features(f: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """Route and schedule features (never the tail number) and the carrier codes of ``flights``."""
+    X = pd.DataFrame({
+        "origin": f["origin"].astype("category").cat.codes, "dest": f["dest"].astype("category").cat.codes,
+        "distance": f["distance"], "air_time": f["air_time"], "hour": f["hour"], "minute": f["minute"],
+        "month": f["month"], "dep_delay": f["dep_delay"].fillna(0.0),
+    })  # fmt: skip
+    return X, pd.factorize(f["carrier"])[0]
+
+
 def flights(
     *, seeds: list[int], n_seed: int = 100, n_pool: int = 20_000, n_test: int = 20_000, max_iter: int = 60
 ) -> dict[str, Any]:
@@ -124,27 +146,17 @@ def flights(
     majority prediction. The model is retrained on the seed labels plus the corrected pool (no new human
     labels; the tail number is never a feature) and scored on held-out flights.
     """
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
     from dawn import data
     from dawn.assertions.consistency import AttributeConsistency
 
     f = data.load("flights")
     f = f[f["tailnum"].notna() & f["air_time"].notna()].reset_index(drop=True)
-    X = pd.DataFrame({
-        "origin": f["origin"].astype("category").cat.codes, "dest": f["dest"].astype("category").cat.codes,
-        "distance": f["distance"], "air_time": f["air_time"], "hour": f["hour"], "minute": f["minute"],
-        "month": f["month"], "dep_delay": f["dep_delay"].fillna(0.0),
-    })  # fmt: skip
-    y = pd.factorize(f["carrier"])[0]
+    X, y = flights_features(f)
     perm = np.random.default_rng(12345).permutation(len(f))
     test, pool = perm[:n_test], perm[n_test : n_test + n_pool]
 
     def model() -> Any:
-        # no early stopping: its stratified split fails on carriers seen once in a small seed set
-        return HistGradientBoostingClassifier(
-            max_iter=max_iter, categorical_features=[0, 1], early_stopping=False
-        )
+        return flights_model(max_iter)
 
     rows = []
     for seed in seeds:
