@@ -98,3 +98,16 @@ def test_remote_groups_run_concurrently_with_local_ones() -> None:
     assert feats.shape == (10, 3)
     assert remote.thread is not None and remote.thread.startswith("willump")
     assert elapsed < 0.39  # both 0.2 s groups overlapped (in sequence they take >= 0.4 s)
+
+
+def test_costs_use_a_measured_joint_cost_and_otherwise_the_sum() -> None:
+    from dawn.willump.cost import Costs
+
+    costs = Costs(batch={"a": 2.0, "b": 3.0, "model": 1.0}, single={"a": 20.0, "b": 30.0, "model": 10.0})
+    assert costs.total(["a", "b", "model"]) == 6.0
+    costs.stage_batch[("a", "b")] = 3.5  # the two overlap: less than 2 + 3
+    costs.stage_single[("a", "b")] = 31.0
+    assert costs.total(["b", "a"]) == 3.5 and costs.total(["a", "b", "model"]) == 4.5
+    assert costs.total(["a", "b", "model"], single=True) == 41.0
+    assert costs.total(["a", "b"], joint=False) == 5.0  # the original's rule: sum the parts
+    assert costs.total(["a"]) == 2.0  # no joint measurement of {a}: its own cost

@@ -58,6 +58,9 @@ def test_pipeline_with_redis_group_optimizes(redis_url: str) -> None:
     pipe.model.fit(pipe.transform(X[:1000]), y[:1000])
     opt = optimize(pipe, X[1000:2500], y[1000:2500], max_loss=0.05, measure=False)
     assert np.mean(opt.predict(X[2500:]) != pipe.predict(X[2500:])) <= 0.08
+    # with a remote group, every set of groups is also timed as it runs (lookups overlap local work)
+    assert set(opt.info_["joint_costs"]) == {"local", "user", "local+user"}
+    assert all(v["cost_batch_s"] > 0 and v["cost_single_s"] > 0 for v in opt.info_["joint_costs"].values())
 
 
 def test_unreachable_redis_policies() -> None:

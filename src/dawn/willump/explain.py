@@ -21,6 +21,10 @@ def format_plan(plan: dict[str, Any]) -> str:
         f"{'(model)':<14} {plan['model_cost_batch_s'] * 1e6:>12.2f} "
         f"{plan['model_cost_single_s'] * 1e6:>10.1f}"
     )
+    for name, d in plan.get("joint_costs", {}).items():
+        if "+" in name:  # sets of groups timed together (remote lookups overlap local work)
+            batch, single = d["cost_batch_s"] * 1e6, d["cost_single_s"] * 1e6
+            lines.append(f"{name + ' (jointly)':<14} {batch:>12.2f} {single:>10.1f}")
     c = plan.get("cascade")
     if c is None:
         lines.append("cascade: none (no candidate paid off; the full pipeline answers every row)")

@@ -31,11 +31,11 @@ def knapsack_sets(
     groups: list[str], costs: Costs, importance: dict[str, tuple[float, float]]
 ) -> list[list[str]]:
     """For each cost cutoff, the most important proper subset of groups within the cost budget."""
-    total = costs.total(groups)
+    total = costs.total(groups, joint=False)
     out: list[list[str]] = []
     subsets = [list(c) for r in range(1, len(groups)) for c in itertools.combinations(groups, r)]
     for cut in COST_CUTOFFS:
-        fits = [s for s in subsets if costs.total(s) <= cut * total]
+        fits = [s for s in subsets if costs.total(s, joint=False) <= cut * total]
         if not fits:
             continue
         best = max(fits, key=lambda s: sum(importance[g][0] for g in s))
@@ -57,7 +57,10 @@ def build_cascade_willump(
     seed: int = 0,
 ) -> CascadePlan | None:
     groups = pipeline.group_names
-    full = (costs.total([*groups, "model"]), costs.total([*groups, "model"], single=True))
+    full = (
+        costs.total([*groups, "model"], joint=False),
+        costs.total([*groups, "model"], single=True, joint=False),
+    )
     full_acc = float(np.mean(full_cal == y_cal))
     best: CascadePlan | None = None
     tried = []
@@ -127,7 +130,7 @@ def build_topk_willump(
     seed: int = 0,
 ) -> TopKPlan | None:
     groups = pipeline.group_names
-    full = costs.total([*groups, "model"])
+    full = costs.total([*groups, "model"], joint=False)
     best: TopKPlan | None = None
     tried = []
     for cheap in knapsack_sets(groups, costs, importance):
@@ -141,7 +144,7 @@ def build_topk_willump(
             continue
         q = min(1.0, r * k / n_query)
         sc = per_row_cost(small.predict, feats_cal, seed=seed)
-        exp = costs.total(cheap) + sc[0] + q * costs.total([*rest, "model"])
+        exp = costs.total(cheap, joint=False) + sc[0] + q * costs.total([*rest, "model"], joint=False)
         if best is None or exp < best.expected_cost:
             best = TopKPlan(cheap, small, "regression", cheap_cal, full_cal, 0.95, 0.99, k, n_query, q,
                             float("nan"), sc, exp, full, ratio=float(r))  # fmt: skip

@@ -295,6 +295,11 @@ def optimize(
         },  # fmt: skip
         "model_cost_batch_s": costs.batch["model"],
         "model_cost_single_s": costs.single["model"],
+        # pipelines with remote groups: sets of groups timed together (lookups overlap local work)
+        "joint_costs": {
+            "+".join(k): {"cost_batch_s": v, "cost_single_s": costs.stage_single[k]}
+            for k, v in costs.stage_batch.items()
+        },
         "max_loss": max_loss,
         "risk": risk,
         "single_row_objective": single_row_objective,
