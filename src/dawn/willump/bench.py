@@ -54,17 +54,16 @@ def _single_latencies(w: Workload, opt: Any, n: int, seed: int) -> tuple[float, 
     return float(np.median(full) / np.median(fast)), float(np.percentile(fast, 99) / np.percentile(full, 99))
 
 
-def _test_accept_rate(w: Workload, plan: Any) -> float | None:
-    """Share of the test rows the batch cascade answers early (None without a cascade)."""
+def _test_accept_rate(plan: Any, blocks: dict[str, Any]) -> float | None:
+    """Share of the test rows (feature ``blocks``) the batch cascade answers early (None without one)."""
     if plan is None:
         return None
-    blocks = w.pipeline.compute(w.X_test, plan.cheap)
     conf = plan.small.predict_proba(hstack([blocks[g] for g in plan.cheap])).max(axis=1)
     return float(np.mean(conf >= plan.threshold))
 
 
 def bound_coverage(
-    w: Workload, opt: Any, *, runs: int = 200, seed: int = 0
+    w: Workload, opt: Any, *, runs: int = 200, seed: int = 0, blocks: dict[str, Any] | None = None
 ) -> tuple[np.ndarray, float] | None:
     """Fraction of ``runs`` reseeded splits of the test rows where the certified risk holds.
 
@@ -74,13 +73,14 @@ def bound_coverage(
     noise small, but it still adds some, so this is a pessimistic estimate of coverage. Returns
     whether each run held (the issue's check is the first 20; 200 estimate the rate more finely)
     and the mean standard error of the evaluation part's risk estimate (when it is comparable to
-    ``max_loss`` minus the true risk, misses come from the check's own noise).
+    ``max_loss`` minus the true risk, misses come from the check's own noise). ``blocks``: the test
+    rows' feature blocks, if the caller has computed them.
     """
     plan = opt.cascade_
     if plan is None or w.metric_name != "accuracy":
         return None
     pipe = w.pipeline
-    blocks = pipe.compute(w.X_test)
+    blocks = pipe.compute(w.X_test) if blocks is None else blocks
     proba = plan.small.predict_proba(hstack([blocks[g] for g in plan.cheap]))
     full = np.asarray(pipe.model.predict(pipe.assemble(blocks)))
     pred, conf = plan.small.classes_[proba.argmax(axis=1)], proba.max(axis=1)
@@ -141,7 +141,9 @@ def evaluate(
     else:
         out.update(topk_speedup=None, topk_precision=None)
     out["topk_n"] = n_test
-    pf = pipe.predict(w.X_test)
+    # the test rows' feature blocks, computed once for the accuracy, accept-rate and bound checks
+    blocks_test = pipe.compute(w.X_test)
+    pf = np.asarray(pipe.model.predict(pipe.assemble(blocks_test)))
     po = opt.predict(w.X_test)
     out["metric_name"] = w.metric_name
     out["metric_full"] = _metric(w.metric_name, w.y_test, pf)
@@ -149,7 +151,7 @@ def evaluate(
     c = opt.cascade_
     out["bound"] = None if c is None or not np.isfinite(c.bound) else c.bound
     out["test_disagreement"] = float(np.mean(pf != po)) if cls else 0.0
-    out["test_accept_rate"] = _test_accept_rate(w, c) if cls else None
+    out["test_accept_rate"] = _test_accept_rate(c, blocks_test) if cls else None
     if cls:
         r = opt.info_["risk"]
         out["test_risk"] = (
@@ -176,7 +178,7 @@ def evaluate(
         ]
     )  # fmt: skip
     if mode == "bounded" and not quick:
-        cov = bound_coverage(w, opt, seed=seed)
+        cov = bound_coverage(w, opt, seed=seed, blocks=blocks_test)
         if cov is not None:
             out["bound_coverage_20"] = float(cov[0][:20].mean())
             out["bound_coverage_200"] = float(cov[0].mean())
