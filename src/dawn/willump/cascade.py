@@ -260,7 +260,8 @@ def build_cascade(
         return plan_for(c, cal.accept_rate, cal)
 
     def cheapest(plans: list[CascadePlan]) -> tuple[int | None, int | None]:
-        """Indices of the plans with the lowest batch and single-row cost among those answering rows."""
+        """Indices of the plans with the lowest batch and single-row cost among those answering rows
+        (None when no certified plan admits a row: then the full pipeline answers)."""
         live = [i for i, p in enumerate(plans) if p.accept_rate > 0]
         if not live:
             return None, None
@@ -302,9 +303,6 @@ def build_cascade(
         delta = (1.0 - confidence) / max(len(cands), 1)
         plans = [certify(c, delta) for c in cands]
         best, best_single = (None if i is None else plans[i] for i in cheapest(plans))
-    # a chosen candidate whose certification admits no row leaves no cascade (the full pipeline answers)
-    best = best if best is not None and best.accept_rate > 0 else None
-    best_single = best_single if best_single is not None and best_single.accept_rate > 0 else None
 
     tried = []
     for c in cands:
