@@ -87,6 +87,17 @@ def test_explain_reports_costs_importance_and_bound(fitted) -> None:
     assert e["cascade"]["bound"] <= e["max_loss"]
     assert e["cascade"]["expected_speedup_batch"] > 1
     assert e["topk"]["precision_bound"] >= 0.95
+    # each part's batch call: fixed + per_row * rows, consistent with the per-row figure measured
+    assert e["batch_rows"] == 1000
+    for g in ["cheap", "slow", "model"]:
+        part = e["cost_per_call"][g]
+        assert part["fixed_s"] >= 0 and part["per_row_s"] >= 0
+        per_row = e["groups"][g]["cost_batch_s"] if g != "model" else e["model_cost_batch_s"]
+        assert part["per_row_s"] <= per_row * (1 + 1e-9)
+    from dawn.willump.explain import format_plan
+
+    text = format_plan(e)
+    assert "us/call" in text and "calls of 1000 rows" in text
 
 
 def test_measured_speedup_is_recorded_and_slow_cascades_dropped(binary_data) -> None:
@@ -189,6 +200,9 @@ def test_bad_input(binary_data) -> None:
         optimize(reg, X[:500], y[:500])
     with pytest.raises(DawnError, match="risk"):
         optimize(pipe, X[:500], risk="accuracy")
+    for bad in (0, -5, 2.5, "1000"):
+        with pytest.raises(DawnError, match="batch_rows"):
+            optimize(pipe, X[:500], y[:500], batch_rows=bad)  # type: ignore[arg-type]
 
 
 def test_small_models_can_be_fitted_on_training_rows(binary_data) -> None:

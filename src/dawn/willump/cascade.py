@@ -74,14 +74,33 @@ def candidate_sets(
 
 
 def cascade_cost(
-    costs: Costs, cheap: list[str], rest: list[str], small: float, accept: float, *, single: bool
+    costs: Costs,
+    cheap: list[str],
+    rest: list[str],
+    small: float,
+    accept: float,
+    *,
+    single: bool,
+    batch_rows: int | None = None,
 ) -> float:
-    """Expected seconds per row: cheap groups + small model, and for the unaccepted the rest + full model."""
-    return (
-        costs.total(cheap, single=single)
-        + small
-        + (1.0 - accept) * (costs.total(rest, single=single) + costs.total(["model"], single=single))
-    )
+    """Expected seconds per row: cheap groups + small model, and for the unaccepted the rest + full model.
+
+    With ``batch_rows`` (batch use), the rest and the full model are costed as one call on the rows
+    that go on, ``fixed + per_row * rows`` (:meth:`Costs.call`), paid when at least one row of the
+    batch goes on: on credit, 63 of 3,000 rows go on, and two joins and a 300-tree model take 3 ms
+    on them, where their share of the per-row figures is under 1 ms. Without it, per-row figures
+    (the original's model, kept for the heuristics mode).
+    """
+    if single or batch_rows is None:
+        return (
+            costs.total(cheap, single=single)
+            + small
+            + (1.0 - accept) * (costs.total(rest, single=single) + costs.total(["model"], single=single))
+        )
+    n = max(int(batch_rows), 1)
+    goes_on = 1.0 - min(max(accept, 0.0), 1.0) ** n  # the chance that a batch sends any row on
+    late = costs.call([*rest, "model"], (1.0 - accept) * n) / n
+    return costs.call(cheap, n) / n + small + goes_on * late
 
 
 def describe_model(model: Any) -> str:
@@ -146,6 +165,7 @@ def build_cascade(
     max_cheap_share: float = 0.9,
     single_objective: str = "mean",
     hedge: bool = False,
+    batch_rows: int | None = None,
 ) -> tuple[CascadePlan | None, CascadePlan | None]:
     """The cascades with the lowest expected batch and single-row cost (None where none answers a row).
 
@@ -181,7 +201,8 @@ def build_cascade(
     ``max_cheap_share`` of the full pipeline (batch or single row) are not candidates. The
     single-row plan minimises the expected mean latency, or with ``single_objective="p50"`` the
     median: then a cheaper first stage that answers most rows wins over one that answers more rows
-    at a higher cost, at the price of a higher mean.
+    at a higher cost, at the price of a higher mean. ``batch_rows`` is the batch size the batch
+    plan is costed for (see :func:`cascade_cost`); None costs every stage per row.
     """
     if risk != "disagreement" and y_cal is None:
         raise ValueError(f"risk={risk!r} needs y_cal")
@@ -189,7 +210,12 @@ def build_cascade(
         blocks_sel is not None and full_sel is not None and (risk == "disagreement" or y_sel is not None)
     )
     groups = pipeline.group_names
-    full = (costs.total([*groups, "model"]), costs.total([*groups, "model"], single=True))
+    full_batch = (
+        costs.total([*groups, "model"])
+        if batch_rows is None
+        else costs.call([*groups, "model"], batch_rows) / max(batch_rows, 1)
+    )
+    full = (full_batch, costs.total([*groups, "model"], single=True))
     n_cal = len(full_cal)
     # Every (cheap set, small model) pair is a candidate; all are fixed before certification.
     pairs = []
@@ -207,7 +233,9 @@ def build_cascade(
 
     def plan_for(c: dict[str, Any], accept: float, cal: Any) -> CascadePlan:
         exp = (
-            cascade_cost(costs, c["cheap"], c["rest"], c["small_cost"][0], accept, single=False),
+            cascade_cost(
+                costs, c["cheap"], c["rest"], c["small_cost"][0], accept, single=False, batch_rows=batch_rows
+            ),
             cascade_cost(costs, c["cheap"], c["rest"], c["small_cost"][1], accept, single=True),
         )
         # the median row takes the early path when more than half the rows exit there; with a margin,

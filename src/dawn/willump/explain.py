@@ -13,18 +13,25 @@ def format_plan(plan: dict[str, Any]) -> str:
         f"{plan.get('small_target', 'full model')} on {plan['n_fit']} rows; "
         f"selection {plan.get('n_sel', 0)} rows, certification {plan['n_cal']} rows"
     ]
-    lines.append(f"{'group':<14} {'batch us/row':>12} {'single us':>10} {'importance':>11}")
+    per_call = plan.get("cost_per_call", {})
+
+    def fixed(name: str) -> str:  # a batch call's fixed part (plans saved before it was measured: -)
+        return f"{per_call[name]['fixed_s'] * 1e6:>10.1f}" if name in per_call else f"{'-':>10}"
+
+    lines.append(f"{'group':<14} {'batch us/row':>12} {'us/call':>10} {'single us':>10} {'importance':>11}")
     for g, d in plan["groups"].items():
-        lines.append(f"{g:<14} {d['cost_batch_s'] * 1e6:>12.2f} {d['cost_single_s'] * 1e6:>10.1f} "
+        lines.append(f"{g:<14} {d['cost_batch_s'] * 1e6:>12.2f} {fixed(g)} {d['cost_single_s'] * 1e6:>10.1f} "
                      f"{d['importance']:>8.4f}±{d['importance_std']:.3f}")  # fmt: skip
     lines.append(
-        f"{'(model)':<14} {plan['model_cost_batch_s'] * 1e6:>12.2f} "
+        f"{'(model)':<14} {plan['model_cost_batch_s'] * 1e6:>12.2f} {fixed('model')} "
         f"{plan['model_cost_single_s'] * 1e6:>10.1f}"
     )
+    if plan.get("batch_rows"):
+        lines.append(f"batch plans are costed for calls of {plan['batch_rows']} rows (us/call: fixed part)")
     for name, d in plan.get("joint_costs", {}).items():
         if "+" in name:  # sets of groups timed together (remote lookups overlap local work)
             batch, single = d["cost_batch_s"] * 1e6, d["cost_single_s"] * 1e6
-            lines.append(f"{name + ' (jointly)':<14} {batch:>12.2f} {single:>10.1f}")
+            lines.append(f"{name + ' (jointly)':<14} {batch:>12.2f} {'':>10} {single:>10.1f}")
     c = plan.get("cascade")
     if c is None:
         lines.append("cascade: none (no candidate paid off; the full pipeline answers every row)")

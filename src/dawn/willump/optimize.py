@@ -52,6 +52,7 @@ def optimize(
     risk: str = "disagreement",
     single_row_objective: str = "mean",
     candidate_choice: str = "auto",
+    batch_rows: int | None = 1000,
     cal_fraction: float = 0.5,
     select_fraction: float = 0.2,
     small_target: str = "auto",
@@ -107,6 +108,11 @@ def optimize(
         selection rows costs little. ``"auto"`` is ``"hedged"`` when ``X_train`` is given (the
         selection rows are then held out from the small models' fit) and ``"bonferroni"`` otherwise
         (the other two need ``X_train``).
+    batch_rows : int or None, default=1000
+        The batch size ``predict`` is expected to be called with. Each group and the model cost a
+        fixed amount per call plus an amount per row (both measured), and the rows a cascade sends
+        on form a small call that pays the fixed part in full; the batch plan is chosen, and its
+        speedup predicted, for this size. None: per-row costs only (the original's cost model).
     select_fraction : float, default=0.2
         With ``X_train``, the share of the validation rows kept apart to measure importance and set
         the threshold grid; the rest certify.
@@ -155,6 +161,8 @@ def optimize(
         candidate_choice = "hedged" if choose_on_selection else "bonferroni"
     if small_target not in ("auto", "full", "labels"):
         raise DawnError(f"unknown small_target {small_target!r}", "use 'auto', 'full' or 'labels'")
+    if batch_rows is not None and (not isinstance(batch_rows, int | np.integer) or batch_rows < 1):
+        raise DawnError(f"batch_rows must be a positive integer or None, got {batch_rows!r}", "e.g. 1000")
     if not 0 < max_loss < 1 or not 0 < confidence < 1:
         raise DawnError("max_loss and confidence must lie strictly between 0 and 1", "e.g. 0.005 and 0.95")
     n = n_rows(X_val)
@@ -252,6 +260,7 @@ def optimize(
                 full_sel=full_pred[sel_idx] if choose_on_selection else None,
                 y_sel=None if not choose_on_selection or y is None else y[sel_idx],
                 single_objective=single_row_objective, hedge=candidate_choice == "hedged",
+                batch_rows=batch_rows,
             )  # fmt: skip
         if cascade is not None and cascade.expected_cost[0] > PAYOFF * cascade.full_cost[0]:
             log.info("cascade does not pay off (expected %.2fx); serving the full pipeline",
@@ -295,6 +304,13 @@ def optimize(
         },  # fmt: skip
         "model_cost_batch_s": costs.batch["model"],
         "model_cost_single_s": costs.single["model"],
+        # a batch call's time = fixed + per_row * rows, pinned by the single-row and batch timings
+        "cost_per_call": {
+            g: {"fixed_s": f, "per_row_s": r}
+            for g in [*pipeline.group_names, "model"]
+            for f, r in [costs.fixed_and_slope(g)]
+        },
+        "batch_rows": batch_rows,
         # pipelines with remote groups: sets of groups timed together (lookups overlap local work)
         "joint_costs": {
             "+".join(k): {"cost_batch_s": v, "cost_single_s": costs.stage_single[k]}

@@ -113,7 +113,8 @@ def build_topk(
     the cheapest on the same calibration rows keeps the stated confidence.
     """
     groups = pipeline.group_names
-    full = costs.total([*groups, "model"])
+    # a query is one batch call of n_query rows, and the rows kept form a second, smaller call
+    full = costs.call([*groups, "model"], n_query) / n_query
     best: TopKPlan | None = None
     tried = []
     # Greedy prefixes only: the precision bound of a candidate is a binomial on ~100-150 top rows, and
@@ -131,7 +132,7 @@ def build_topk(
         cheap_cal = np.asarray(small.predict(feats_cal), dtype=float).ravel()
         q, lb = retain_fraction(cheap_cal, full_cal, k / n_query, precision=precision, confidence=confidence)
         sc = per_row_cost(small.predict, feats_cal, seed=seed)
-        exp = costs.total(cheap) + sc[0] + q * costs.total([*rest, "model"])
+        exp = (costs.call(cheap, n_query) + costs.call([*rest, "model"], q * n_query)) / n_query + sc[0]
         tried.append(
             {
                 "cheap": cheap,
