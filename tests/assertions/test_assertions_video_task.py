@@ -137,3 +137,54 @@ def test_run_task_paired_noise_check_on_a_synthetic_task() -> None:
     assert 6 <= nc["bal"] <= 30 and 6 <= nc["bal+noise"] <= 30
     assert set(r["strategies"]) == {"random", "bal", "bal+noise"}
     assert r["strategies"]["bal"]["curve_labels"][:3] == [6, 10, 14]
+
+
+def test_oracle_control_flags_exactly_the_models_errors_and_is_reported() -> None:
+    from dataclasses import dataclass
+
+    from dawn.assertions.experiments import active_learning as al
+    from dawn.assertions.experiments.tasks import Task, _fit_or_constant, _lr
+
+    @dataclass
+    class Blobs(Task):
+        name: str = "blobs"
+
+        def __post_init__(self) -> None:
+            rng = np.random.default_rng(5)
+            y = rng.integers(0, 2, 600)
+            X = rng.normal(size=(600, 2)) + 1.0 * y[:, None]
+            self.X_pool, self.y_pool, self.X_test, self.y_test = X[:400], y[:400], X[400:], y[400:]
+
+        def fit(self, idx: np.ndarray, y: np.ndarray | None = None) -> object:
+            @dataclass
+            class M:
+                main: object
+
+            return M(_fit_or_constant(_lr(), self.X_pool[idx], self.y_pool[idx]))
+
+        def assertion_severity(self, model: object) -> tuple[np.ndarray, list[str]]:
+            return np.zeros((len(self.y_pool), 1)), ["never"]
+
+    task = Blobs()
+    model = task.fit(np.arange(40))
+    proba = task.proba(model, task.X_pool)
+    wrong = proba.argmax(axis=1) != task.y_pool
+    task.oracle = True
+    s = task.scores(model)
+    assert s.names == ["oracle"]
+    assert np.array_equal(s.severity[:, 0] > 0, wrong) and wrong.any()
+    np.testing.assert_allclose(s.severity[wrong, 0], proba.max(axis=1)[wrong])
+    task.oracle = False
+    r = al.run_task(
+        task, seeds=[0, 1], strategies=("least_confidence", "bal"), sched=al.Schedule(6, 4, 30),
+        noise_check=False, oracle_check=True,
+    )  # fmt: skip
+    assert set(r["strategies"]) == {"least_confidence", "bal", "bal+oracle"}
+    assert not task.oracle  # the control is switched off again
+    # with a never-firing assertion BAL falls back to uncertainty; with the oracle it labels errors
+    assert r["strategies"]["bal+oracle"]["per_seed"] != r["strategies"]["bal"]["per_seed"] or (
+        r["strategies"]["bal+oracle"]["curve_mean"] != r["strategies"]["bal"]["curve_mean"]
+    )
+    assert r["oracle_reduction_vs_best_uncertainty"] == pytest.approx(
+        1 - r["strategies"]["bal+oracle"]["labels_to_target"] / r["best_uncertainty"]
+    )

@@ -93,17 +93,27 @@ def run_task(
     sched: Schedule | None = None,
     noise_check: bool = True,
     noise_seeds: list[int] | None = None,
+    oracle_check: bool = False,
 ) -> dict[str, Any]:
     """Curves and labels-to-target for every strategy; optionally BAL again with a noisy assertion.
 
     ``noise_seeds`` (default ``seeds``): the seeds of the paired noise check, BAL with and without the
     useless assertion on the same seeds; more seeds than the main comparison because a seed-to-seed
-    spread of +-30% would otherwise hide a 10% effect.
+    spread of +-30% would otherwise hide a 10% effect. ``oracle_check``: BAL once more with the
+    task's assertions replaced by an oracle that flags exactly the model's errors (``bal+oracle``,
+    and ``oracle_reduction_vs_best_uncertainty``): a control for what error-finding alone can give.
     """
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):  # BLAS threads only contend on a small shared machine
-        out = _run_task(task, seeds=seeds, strategies=strategies, sched=sched, noise_check=noise_check)
+        out = _run_task(
+            task,
+            seeds=seeds,
+            strategies=strategies,
+            sched=sched,
+            noise_check=noise_check,
+            oracle_check=oracle_check,
+        )
         if noise_check:
             out["noise_check"] = _noise_check(task, noise_seeds or seeds, sched or SCHEDULES[task.name], out)
             out["noise_change"] = out["noise_check"]["change"]
@@ -132,7 +142,13 @@ def _noise_check(task: Task, seeds: list[int], sched: Schedule, out: dict[str, A
 
 
 def _run_task(
-    task: Task, *, seeds: list[int], strategies: tuple[str, ...], sched: Schedule | None, noise_check: bool
+    task: Task,
+    *,
+    seeds: list[int],
+    strategies: tuple[str, ...],
+    sched: Schedule | None,
+    noise_check: bool,
+    oracle_check: bool = False,
 ) -> dict[str, Any]:
     sched = sched or SCHEDULES[task.name]
     full = task.metric(task.fit(np.arange(len(task.y_pool))))
@@ -145,20 +161,22 @@ def _run_task(
         "schedule": sched.__dict__,
         "strategies": {},
     }
-    runs = [(s, False) for s in strategies] + ([("bal", True)] if noise_check else [])
-    for strat, noisy in runs:
-        task.noise = noisy
+    runs = (
+        [(s, "") for s in strategies] + [("bal", "noise")] * noise_check + [("bal", "oracle")] * oracle_check
+    )
+    for strat, variant in runs:
+        task.noise, task.oracle = variant == "noise", variant == "oracle"
         curves, ltt = [], []
         for seed in seeds:
             c = run_curve(task, strat, seed, sched)
             curves.append(c)
             ltt.append(labels_to_target(c, target))
-        task.noise = False
+        task.noise = task.oracle = False
         reached = [v for v in ltt if v is not None]
         # a seed that never reaches the target is censored at the budget cap (stated in the report)
         filled = [v if v is not None else float(sched.max_labels) for v in ltt]
         mean, lo, hi = ci95(filled)
-        key = strat + ("+noise" if noisy else "")
+        key = strat + (f"+{variant}" if variant else "")
         out["strategies"][key] = {
             "labels_to_target": mean,
             "ci95": [lo, hi],
@@ -184,4 +202,6 @@ def _run_task(
             out["bal_unc_reduction"] = 1 - s["bal_unc"]["labels_to_target"] / best_unc
         if "bal+noise" in s:  # on the main seeds; run_task replaces it by the paired many-seed check
             out["noise_change"] = s["bal+noise"]["labels_to_target"] / bal - 1
+    if "bal+oracle" in s and best_unc is not None:
+        out["oracle_reduction_vs_best_uncertainty"] = 1 - s["bal+oracle"]["labels_to_target"] / best_unc
     return out

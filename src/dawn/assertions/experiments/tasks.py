@@ -38,6 +38,9 @@ class Task:
     name: str = "task"
     seed: int = 0
     noise: bool = False
+    #: a control, not an assertion: replace the task's assertions by one that flags exactly the
+    #: model's errors (severity: the model's confidence), to see what perfect error-finding gives
+    oracle: bool = False
     X_pool: Any = None
     y_pool: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     X_test: Any = None
@@ -51,7 +54,7 @@ class Task:
         raise NotImplementedError
 
     def scores(self, model: Any) -> PoolScores:
-        sev, names = self.assertion_severity(model)
+        sev, names = self.oracle_severity(model) if self.oracle else self.assertion_severity(model)
         if self.noise:  # a useless assertion: random 10% of the pool, random severities, fixed per seed
             rng = np.random.default_rng(self.seed + 991)
             flag = rng.random(len(self.y_pool)) < 0.1
@@ -59,6 +62,12 @@ class Task:
             names = [*names, "noise"]
         proba = self.proba(model, self.X_pool)
         return PoolScores(np.arange(len(self.y_pool)), sev, proba, names, proba.argmax(axis=1))
+
+    def oracle_severity(self, model: Any) -> tuple[np.ndarray, list[str]]:
+        """The oracle control: severity = the model's confidence where it is wrong on the pool, else 0."""
+        proba = self.proba(model, self.X_pool)
+        wrong = proba.argmax(axis=1) != self.y_pool
+        return (wrong * proba.max(axis=1))[:, None], ["oracle"]
 
     def proba(self, model: Any, X: Any) -> np.ndarray:
         p = np.zeros((X.shape[0], self.n_classes))

@@ -239,7 +239,7 @@ class VideoFrameTask(VideoTask):
     def scores(self, model: Any) -> PoolScores:
         view = self._as_props()
         p = view.proba(model, self._Xp)[:, 1]
-        sev_p, names = view.assertion_severity(model)
+        sev_p, names = view.oracle_severity(model) if self.oracle else view.assertion_severity(model)
         n = len(self._frames)
         sev = np.stack(
             [np.bincount(self._fpos, weights=sev_p[:, k], minlength=n) for k in range(len(names))], 1
