@@ -66,6 +66,35 @@ def test_tracker_rejects_out_of_order_frames_by_age() -> None:
     assert a[0] != b[0]
 
 
+def test_tracker_small_frames_match_exactly_as_the_matrix_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small frames are matched in plain Python; the ids must equal those of the numpy IoU matrix
+    and greedy_match, ties (a coarse grid of boxes), classes and expiry included."""
+    from dawn.assertions import detection
+
+    rng = np.random.default_rng(0)
+    streams = []
+    for _ in range(60):
+        frames = []
+        for _f in range(30):
+            n = int(rng.integers(0, 7))
+            xy = rng.integers(0, 5, size=(n, 2)) * 10.0
+            wh = rng.integers(0, 4, size=(n, 2)) * 10.0
+            frames.append((np.c_[xy, xy + wh], rng.integers(0, 2, n)))
+        streams.append((float(rng.choice([0.0, 0.3, 0.5])), int(rng.integers(1, 4)), frames))
+
+    def run() -> list[list[list[int]]]:
+        out = []
+        for thr, age, frames in streams:
+            t = IoUTracker(thr, age)
+            out.append([t.update(f, b, c).tolist() for f, (b, c) in enumerate(frames)])
+        return out
+
+    small = run()
+    monkeypatch.setattr(detection, "SMALL_MATCH", 0)  # every frame through iou() and greedy_match()
+    assert run() == small
+    assert any(len(set(sum(ids, []))) > 1 for ids in small)  # tracks were formed and told apart
+
+
 def test_flicker_finds_the_gap_and_interpolates() -> None:
     r = Flicker().check(_walkers())
     assert r.ids[r.fired].tolist() == [10]

@@ -9,6 +9,7 @@ an identity so the consistency API can treat a tracked object like any other ent
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -92,15 +93,21 @@ def iou_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def greedy_match(m: np.ndarray, threshold: float) -> list[tuple[int, int]]:
     """Greedy one-to-one matching on a score matrix: best pair first, pairs below ``threshold`` dropped."""
-    pairs: list[tuple[int, int]] = []
     if m.size == 0:
-        return pairs
+        return []
     order = np.argsort(-m, axis=None, kind="stable")
+    flat = m.ravel()
+    ranked = ((float(flat[i]), *divmod(int(i), m.shape[1])) for i in order)  # lazily: most stop early
+    return _take_greedily(ranked, threshold)
+
+
+def _take_greedily(ranked: Any, threshold: float) -> list[tuple[int, int]]:
+    """From ``(score, row, col)`` in decreasing score, the pairs whose row and column are still free."""
+    pairs: list[tuple[int, int]] = []
     used_r: set[int] = set()
     used_c: set[int] = set()
-    for flat in order:
-        r, c = divmod(int(flat), m.shape[1])
-        if m[r, c] < threshold:
+    for score, r, c in ranked:
+        if score < threshold:
             break
         if r in used_r or c in used_c:
             continue
@@ -108,6 +115,10 @@ def greedy_match(m: np.ndarray, threshold: float) -> list[tuple[int, int]]:
         used_c.add(c)
         pairs.append((r, c))
     return pairs
+
+
+#: Frames with at most this many (box, track) pairs are matched in plain Python (see ``_match_small``).
+SMALL_MATCH = 64
 
 
 @dataclass
@@ -128,28 +139,59 @@ class IoUTracker:
     iou_threshold: float = 0.3
     max_age: int = 3
     _next_id: int = field(default=0, init=False, repr=False)
-    _active: dict[int, tuple[int, np.ndarray, object]] = field(default_factory=dict, init=False, repr=False)
+    # track id -> (last frame, last box, class)
+    _active: dict[int, tuple[int, tuple[float, ...], Any]] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     def update(self, frame: int, boxes: np.ndarray, classes: np.ndarray | None = None) -> np.ndarray:
         """Assign track ids to the boxes of one frame (frames must come in increasing order)."""
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-        classes = np.zeros(len(boxes), dtype=np.int64) if classes is None else np.asarray(classes)
-        self._active = {k: v for k, v in self._active.items() if frame - v[0] <= self.max_age}
-        keys = list(self._active)
-        ids = np.full(len(boxes), -1, dtype=np.int64)
-        if keys and len(boxes):
-            prev = np.stack([self._active[k][1] for k in keys])
-            m = iou(boxes, prev)
-            same = classes[:, None] == np.array([self._active[k][2] for k in keys], dtype=object)[None, :]
-            m = np.where(same, m, 0.0)
-            for r, c in greedy_match(m, self.iou_threshold):
+        cls = [0] * len(boxes) if classes is None else np.asarray(classes).tolist()
+        active = self._active
+        for k in [k for k, v in active.items() if frame - v[0] > self.max_age]:
+            del active[k]
+        keys = list(active)
+        rows = boxes.tolist()
+        ids = [-1] * len(rows)
+        if keys and rows:
+            if len(rows) * len(keys) <= SMALL_MATCH:
+                pairs = self._match_small(rows, cls, [active[k] for k in keys])
+            else:
+                prev = np.array([active[k][1] for k in keys], dtype=np.float64)
+                m = iou(boxes, prev)
+                track_cls = np.array([active[k][2] for k in keys], dtype=object)
+                same = np.array(cls, dtype=object)[:, None] == track_cls[None, :]
+                pairs = greedy_match(np.where(same, m, 0.0), self.iou_threshold)
+            for r, c in pairs:
                 ids[r] = keys[c]
-        for r in np.flatnonzero(ids < 0).tolist():
-            ids[r] = self._next_id
-            self._next_id += 1
         for r, k in enumerate(ids):
-            self._active[int(k)] = (frame, boxes[r], classes[r])
-        return ids
+            if k < 0:
+                k = ids[r] = self._next_id
+                self._next_id += 1
+            active[k] = (frame, tuple(rows[r]), cls[r])
+        return np.array(ids, dtype=np.int64)
+
+    def _match_small(
+        self, boxes: list[list[float]], cls: list[Any], tracks: list[tuple[int, tuple[float, ...], Any]]
+    ) -> list[tuple[int, int]]:
+        """:func:`greedy_match` on the IoU matrix, in plain Python: a frame has a handful of boxes, and
+        a dozen pairs cost less as floats than as numpy calls (the arithmetic is the same, so are the
+        pairs)."""
+        scored = []
+        for r, (ax1, ay1, ax2, ay2) in enumerate(boxes):
+            area_a = (ax2 - ax1) * (ay2 - ay1)
+            for c, (_, (bx1, by1, bx2, by2), tc) in enumerate(tracks):
+                v = 0.0
+                if cls[r] == tc:
+                    ix = max(min(ax2, bx2) - max(ax1, bx1), 0.0)
+                    iy = max(min(ay2, by2) - max(ay1, by1), 0.0)
+                    inter = ix * iy
+                    union = area_a + (bx2 - bx1) * (by2 - by1) - inter
+                    v = inter / union if union > 0 else 0.0
+                scored.append((-v, r, c))
+        scored.sort()  # highest IoU first, ties by position, as greedy_match's stable argsort
+        return _take_greedily(((-neg, r, c) for neg, r, c in scored), self.iou_threshold)
 
 
 def track(det: pd.DataFrame, *, iou_threshold: float = 0.3, max_age: int = 3) -> pd.DataFrame:
