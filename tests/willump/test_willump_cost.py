@@ -62,7 +62,9 @@ def test_the_few_rows_a_cascade_sends_on_pay_the_fixed_part_in_full() -> None:
     assert per_row_only == pytest.approx(1.0 + 0.1 + 0.02 * (2.0 + 4.0))
     fixed, slope = costs.fixed_and_slope("a")
     goes_on = 1.0 - 0.98**1000
-    assert per_call == pytest.approx(1.0 + 0.1 + goes_on * (fixed + 20 * (slope + 4.0)) / 1000)
+    # the fixed part when any row goes on; the per-row part for the 20 rows expected to go on
+    # (an expectation that already counts the batches sending none)
+    assert per_call == pytest.approx(1.0 + 0.1 + (goes_on * fixed + 20 * (slope + 4.0)) / 1000)
     assert per_call > per_row_only  # the fixed part of a's call is not spread over 1,000 rows
     # every row answered early: the second call never happens
     assert cascade_cost(costs, ["b"], ["a"], 0.1, 1.0, single=False, batch_rows=1000) == pytest.approx(1.1)
@@ -95,3 +97,20 @@ def test_measured_costs_find_a_groups_fixed_part() -> None:
     # the inversion is done once per call: it dwarfs the per-row work of a 100-row call
     assert fixed > 100 * slope
     assert costs.call(["setup"], 10) > 10 * costs.batch["setup"]
+
+
+def test_a_cascade_pays_per_row_for_the_rows_expected_to_go_on() -> None:
+    # rest: 1 ms a call plus 100 us a row; at 99.9% answered early, 37% of 1,000-row batches send
+    # none on, yet the expected rows sent on (1 a batch) already count those batches
+    costs = Costs(
+        batch={"cheap": 0.0, "rest": 101e-6, "model": 0.0},
+        single={"cheap": 0.0, "rest": 1.1e-3, "model": 0.0},
+        batch_rows={"cheap": 1000, "rest": 1000, "model": 1000},
+    )
+    n, accept = 1000, 0.999
+    fixed, slope = costs.fixed_and_slope("rest")
+    got = cascade_cost(costs, ["cheap"], ["rest"], 0.0, accept, single=False, batch_rows=n)
+    assert got == pytest.approx(((1 - accept**n) * fixed + slope * (1 - accept) * n) / n)
+    sent_on = np.random.default_rng(0).binomial(n, 1 - accept, size=200_000)  # rows a batch sends on
+    simulated = np.mean(np.where(sent_on > 0, fixed + slope * sent_on, 0.0)) / n
+    assert got == pytest.approx(simulated, rel=0.01)

@@ -240,8 +240,13 @@ def test_net_loss_risk_certifies_accuracy_and_uses_precomputed_blocks(binary_dat
         optimize(pipe, Xv, yv, risk="net_loss", blocks_val={"cheap": blocks["cheap"]}, **kw)
     with pytest.raises(DawnError, match="rows"):
         optimize(pipe, Xv, yv, risk="net_loss", blocks_val={**blocks, "slow": blocks["slow"][:10]}, **kw)
-    with pytest.raises(DawnError, match="y_train"):
+    # the user did not ask for label-trained small models: the risk did, and the message says so
+    with pytest.raises(DawnError, match="risk='net_loss' makes the small models learn the labels") as err:
         optimize(pipe, Xv, yv, risk="net_loss", X_train=X[:2000], measure=False)
+    assert "y_train" in str(err.value) and "small_target='full'" in str(err.value)
+    assert "\n" not in str(err.value)
+    with pytest.raises(DawnError, match="small_target='labels' needs labels"):
+        optimize(pipe, Xv, yv, small_target="labels", X_train=X[:2000], measure=False)
 
 
 def test_candidate_is_chosen_on_selection_rows_and_only_it_certified(binary_data) -> None:
@@ -272,3 +277,100 @@ def test_candidate_is_chosen_on_selection_rows_and_only_it_certified(binary_data
     assert all(c["certified"] for c in hedged.info_["cascade_candidates"])
     assert sum(levels) <= 0.05 + 1e-12 and max(levels) >= 0.05 / 4 and min(levels) == pytest.approx(0.05 / 6)
     assert hedged.cascade_ is not None and hedged.cascade_.bound <= 0.02
+
+
+def test_willump_mode_top_k_learns_string_labels(binary_data) -> None:
+    X, y = binary_data
+    labels = np.where(y == 1, "spam", "ham")
+    model = LogisticRegression().fit(X[:1500], labels[:1500])
+    pipe = Pipeline({"cheap": cheap_block, "slow": slow_block}, model)
+    opt = optimize(
+        pipe, X[1500:3500], labels[1500:3500], mode="willump", top_k=20, top_k_n=1000, measure=False
+    )
+    plan = opt.topk_
+    assert plan is not None and len(set(opt.top_k(X[3500:4500], 20).tolist())) == 20
+    # its small model learnt "is the last class" (spam), the class the full model's score ranks by
+    cheap = plan.small.predict(pipe.compute(X[3500:4500], plan.cheap)["cheap"])
+    assert np.corrcoef(cheap, pipe.score(X[3500:4500]))[0, 1] > 0.5
+
+
+def test_willump_mode_explain_states_the_original_rule_not_a_bound(binary_data) -> None:
+    from dawn.willump.explain import format_plan
+
+    X, _ = binary_data
+    y = (X[:, 0] > 0).astype(int)  # the cheap group decides the label
+    pipe = Pipeline({"cheap": cheap_block, "slow": slow_block}, LogisticRegression().fit(X[:2000], y[:2000]))
+    opt = optimize(pipe, X[2000:5000], y[2000:5000], mode="willump", X_train=X[:2000], y_train=y[:2000],
+                   top_k=20, top_k_n=1500, measure=False)  # fmt: skip
+    assert opt.cascade_ is not None and opt.topk_ is not None
+    assert opt.info_["small_target"] == "labels"  # the heuristics train on the labels
+    assert "original's rule" in opt.info_["cascade_choice"] and "certified" not in opt.info_["cascade_choice"]
+    text = format_plan(opt.explain())
+    assert "accepted by the original's 0.001 accuracy rule (no bound)" in text
+    assert "certified" not in text and "nan" not in text and "small models learn the labels" in text
+    bounded = format_plan(optimize(pipe, X[2000:5000], y[2000:5000], max_loss=0.02, measure=False).explain())
+    assert "certified <= 0.02" in bounded and "no bound" not in bounded
+
+
+def test_predict_one_reads_a_dataframe_row_with_its_column_dtypes(tmp_path) -> None:
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    table = rng.normal(size=(50, 2))  # per-user features, looked up by integer position
+    X = pd.DataFrame({"user": rng.integers(0, 50, size=2000), "x": rng.normal(size=2000)})
+    y = (2 * X["x"] + table[X["user"], 0] > 0).astype(int).to_numpy()
+    pipe = Pipeline({"local": lambda X: X[["x"]], "user": lambda X: table[X["user"].to_numpy()]},
+                    LogisticRegression())  # fmt: skip
+    pipe.model.fit(pipe.transform(X[:800]), y[:800])
+    opt = optimize(pipe, X[800:1800], y[800:1800], max_loss=0.05, measure=False)
+    back = OptimizedPipeline.load(opt.save(tmp_path / "frame.willump"))
+    for model in (opt, back):
+        # the row as a Series is all float64; the user column must be an int key again
+        got = [model.predict_one(X.iloc[i]) for i in range(1800, 1830)]
+        assert got == [model.predict_one(X.iloc[[i]]) for i in range(1800, 1830)]
+
+
+def test_predict_one_takes_a_series_of_texts_as_a_batch() -> None:
+    import pandas as pd
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    rng = np.random.default_rng(0)
+    words = np.array(["good", "bad", "great", "awful", "fine", "meh", "ok", "nice", "poor", "cool"])
+    docs = pd.Series([" ".join(rng.choice(words, 8)) for _ in range(1500)], name="text")
+    y = np.array(
+        [sum(w in ("good", "great", "nice", "cool") for w in d.split()) > 3 for d in docs], dtype=int
+    )
+    word, char = TfidfVectorizer().fit(docs), TfidfVectorizer(analyzer="char", ngram_range=(2, 3)).fit(docs)
+    pipe = Pipeline({"word": word, "char": char}, LogisticRegression(max_iter=500))
+    pipe.model.fit(pipe.transform(docs[:600]), y[:600])
+    opt = optimize(pipe, docs[600:1300], y[600:1300], max_loss=0.05, measure=False)
+    for i in range(1300, 1320):
+        assert opt.predict_one(docs.iloc[[i]]) == opt.predict_one(docs.iloc[i])  # a 1-text batch, a text
+    with pytest.raises(DawnError, match="one row"):
+        opt.predict_one(docs.iloc[:2])
+
+
+def test_predict_one_reads_a_series_as_an_array_row(fitted) -> None:
+    import pandas as pd
+
+    _, opt, X, _ = fitted
+    for i in range(20):
+        assert opt.predict_one(pd.Series(X[i])) == opt.predict_one(X[i : i + 1])
+
+
+def test_plans_saved_before_the_raw_input_was_recorded_take_a_series_as_a_row(binary_data, tmp_path) -> None:
+    import copy
+
+    import pandas as pd
+
+    X, y = binary_data
+    df = pd.DataFrame(X, columns=list("abcde"))
+    pipe = Pipeline({"cheap": lambda Z: Z[["a", "b"]], "rest": lambda Z: Z[["c", "d", "e"]]},
+                    LogisticRegression().fit(X[:2000], y[:2000]))  # fmt: skip
+    opt = optimize(pipe, df[2000:4000], y[2000:4000], measure=False)
+    old = copy.copy(opt)
+    del old.raw_input_  # as unpickled from a file written before the attribute existed
+    back = OptimizedPipeline.load(old.save(tmp_path / "old.willump"))
+    assert not hasattr(back, "raw_input_")
+    for i in range(4000, 4020):
+        assert back.predict_one(df.iloc[i]) == opt.predict_one(df.iloc[[i]])

@@ -111,3 +111,44 @@ def test_costs_use_a_measured_joint_cost_and_otherwise_the_sum() -> None:
     assert costs.total(["a", "b", "model"], single=True) == 41.0
     assert costs.total(["a", "b"], joint=False) == 5.0  # the original's rule: sum the parts
     assert costs.total(["a"]) == 2.0  # no joint measurement of {a}: its own cost
+
+
+def test_from_sklearn_applies_transformer_weights() -> None:
+    from sklearn.preprocessing import FunctionTransformer
+
+    texts = ["good movie", "bad film", "great good fun", "awful bad plot"] * 10
+    y = np.array([1, 0, 1, 0] * 10)
+    length = FunctionTransformer(lambda t: np.array([[len(s)] for s in t], dtype=float))
+    union = FeatureUnion(
+        [("word", TfidfVectorizer()), ("len", length)], transformer_weights={"word": 5.0, "len": 0.1}
+    )  # a sparse and a dense group, both weighted
+    sk = SkPipeline([("features", union), ("model", LogisticRegression())]).fit(texts, y)
+    np.testing.assert_allclose(Pipeline.from_sklearn(sk).predict_proba(texts), sk.predict_proba(texts))
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    ct = ColumnTransformer(
+        [("a", StandardScaler(), [0]), ("b", "passthrough", [1, 2])], transformer_weights={"a": 10.0}
+    )
+    sk = make_pipeline(ct, LogisticRegression()).fit(X, (X @ [1.0, 2.0, 3.0] > 0).astype(int))
+    np.testing.assert_allclose(Pipeline.from_sklearn(sk).predict_proba(X), sk.predict_proba(X))
+
+
+def test_from_sklearn_keeps_a_dense_column_transformer_output_dense() -> None:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(
+        {"cat": rng.choice(list("abc"), 300), "x1": rng.normal(size=300), "x2": rng.normal(size=300)}
+    )
+    y = (df["x1"] > 0).astype(int)
+    ct = ColumnTransformer([("oh", OneHotEncoder(), ["cat"]), ("num", StandardScaler(), ["x1", "x2"])])
+    # the model needs dense input: sklearn densified the stacked output (sparse_output_ is False)
+    sk = make_pipeline(ct, HistGradientBoostingClassifier(max_iter=10)).fit(df, y)
+    assert not sk[0].sparse_output_
+    pipe = Pipeline.from_sklearn(sk)
+    assert not sp.issparse(pipe.transform(df))
+    np.testing.assert_allclose(pipe.predict_proba(df), sk.predict_proba(df))
+    # a pipeline pickled before the flag existed stacks as it did (CSR when a group is sparse)
+    del pipe.dense
+    assert sp.issparse(pipe.transform(df))

@@ -75,3 +75,42 @@ def test_unreachable_redis_policies() -> None:
         RedisFeature(url, "p:", "key", 2, on_error="ignore")
     with pytest.raises(DawnError, match="Redis"):
         upload_table(url, "p:", pd.DataFrame({"a": [1.0]}))
+
+
+@pytest.mark.redis
+def test_a_pipeline_with_a_redis_group_saves_and_loads(redis_url: str, tmp_path) -> None:
+    import pickle
+
+    from dawn.willump import OptimizedPipeline
+
+    rng = np.random.default_rng(1)
+    users = pd.DataFrame(rng.normal(size=(200, 3)), columns=["a", "b", "c"])
+    upload_table(redis_url, "u3:", users)
+    X = pd.DataFrame({"user": rng.integers(0, 200, size=2000), "x": rng.normal(size=2000)})
+    y = (2 * X["x"] + users.loc[X["user"], "a"].to_numpy() > 0).astype(int).to_numpy()
+    group = RedisFeature(redis_url, "u3:", "user", 3, cache_size=50)
+    pipe = Pipeline({"local": lambda X: X[["x"]], "user": group}, LogisticRegression())
+    pipe.model.fit(pipe.transform(X[:800]), y[:800])
+    assert len(group.cache) == 50  # a used cache: its lock must not be pickled
+    opt = optimize(pipe, X[800:1600], y[800:1600], max_loss=0.05, measure=False)
+    back = OptimizedPipeline.load(opt.save(tmp_path / "redis.willump"))
+    loaded = back.pipeline.features["user"]
+    assert isinstance(loaded.cache, LRUCache) and loaded.cache.maxsize == 50 and len(loaded.cache) == 0
+    np.testing.assert_array_equal(back.predict(X[1600:]), opt.predict(X[1600:]))
+    assert len(loaded.cache) > 0  # the rebuilt cache serves
+    uncached = pickle.loads(pickle.dumps(RedisFeature(redis_url, "u3:", "user", 3)))
+    np.testing.assert_array_equal(uncached(X[:5]), group(X[:5]))
+
+
+@pytest.mark.redis
+def test_float_and_missing_keys_are_looked_up_as_stored(redis_url: str) -> None:
+    upload_table(redis_url, "t4:", pd.DataFrame({"f": [1.0, 2.0]}, index=[1, 2]))
+    float_keys = pd.DataFrame({"key": [1, np.nan, 2, 1]})  # one missing key made the column float
+    object_keys = pd.DataFrame({"key": pd.Series([1, None, 2, 1], dtype=object)})
+    for cache_size in (0, 4):
+        group = RedisFeature(redis_url, "t4:", "key", 1, cache_size=cache_size)
+        for X in (float_keys, object_keys):
+            np.testing.assert_array_equal(group(X).ravel(), [1.0, np.nan, 2.0, 1.0])
+        assert np.isnan(group(pd.DataFrame({"key": [np.nan, np.nan]}))).all()
+        if cache_size:
+            assert 1 in group.cache and 2 in group.cache  # cached under the stored key, not 1.0

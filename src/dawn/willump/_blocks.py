@@ -50,10 +50,14 @@ def as_block(block: Any, name: str, expected_rows: int) -> np.ndarray | sp.csr_m
     return out
 
 
-def hstack(blocks: Sequence[np.ndarray | sp.csr_matrix]) -> np.ndarray | sp.csr_matrix:
-    """Stack feature blocks side by side: CSR if any block is sparse, else a dense array."""
+def hstack(
+    blocks: Sequence[np.ndarray | sp.csr_matrix], *, dense: bool = False
+) -> np.ndarray | sp.csr_matrix:
+    """Stack feature blocks side by side: CSR if any block is sparse (unless ``dense``), else an array."""
     if not blocks:
         raise DawnError("no feature blocks to stack", "give the pipeline at least one feature group")
+    if dense:
+        blocks = [sp.csr_matrix(b).toarray() if sp.issparse(b) else b for b in blocks]
     if any(sp.issparse(b) for b in blocks):
         return sp.hstack([sp.csr_matrix(b) for b in blocks], format="csr")
     if len(blocks) == 1:

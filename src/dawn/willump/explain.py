@@ -5,11 +5,44 @@ from __future__ import annotations
 from typing import Any
 
 
+def _no_bound() -> str:
+    """How the heuristics mode accepts a plan, in place of a certified bound."""
+    from dawn.willump.heuristics import TOLERANCE
+
+    return f"accepted by the original's {TOLERANCE:g} accuracy rule (no bound)"
+
+
+def _certified(plan: dict[str, Any], bound: float) -> str:
+    """The guarantee of a cascade: certified risk and the bound at its threshold, or the original's rule."""
+    if plan["mode"] == "willump":
+        return _no_bound()
+    return (
+        f"certified <= {plan.get('max_loss')} at confidence {plan.get('confidence')} "
+        f"(upper bound at this threshold alone {bound:.4f})"
+    )
+
+
+def _speedup(label: str, value: Any) -> str:
+    """``label 1.23x``, or nothing when the figure is unknown (NaN)."""
+    return "" if value is None or value != value else f"{label} {value:.2f}x"
+
+
+def _precision(t: dict[str, Any]) -> str:
+    """The top-K filter's precision guarantee, or the original's bootstrap rule (no bound)."""
+    b = t["precision_bound"]
+    if b is None or b != b:
+        return "kept by the original's bootstrap rule (no bound)"
+    return f"precision bound {b:.3f}"
+
+
 def format_plan(plan: dict[str, Any]) -> str:
     """The plan as a few readable lines: groups, cascade, top-K."""
+    if plan["mode"] == "willump":  # the original's rules: max_loss and confidence play no part
+        goal = "the original's heuristics (no max_loss, no bound)"
+    else:
+        goal = f"max_loss {plan['max_loss']} ({plan.get('risk')}) at confidence {plan['confidence']}"
     lines = [
-        f"mode {plan['mode']}, task {plan['task']}, max_loss {plan['max_loss']} ({plan.get('risk')}) "
-        f"at confidence {plan['confidence']}; small models learn the "
+        f"mode {plan['mode']}, task {plan['task']}, {goal}; small models learn the "
         f"{plan.get('small_target', 'full model')} on {plan['n_fit']} rows; "
         f"selection {plan.get('n_sel', 0)} rows, certification {plan['n_cal']} rows"
     ]
@@ -26,7 +59,7 @@ def format_plan(plan: dict[str, Any]) -> str:
         f"{'(model)':<14} {plan['model_cost_batch_s'] * 1e6:>12.2f} {fixed('model')} "
         f"{plan['model_cost_single_s'] * 1e6:>10.1f}"
     )
-    if plan.get("batch_rows"):
+    if plan.get("batch_rows") and plan["mode"] != "willump":  # the heuristics cost rows alone
         lines.append(f"batch plans are costed for calls of {plan['batch_rows']} rows (us/call: fixed part)")
     for name, d in plan.get("joint_costs", {}).items():
         if "+" in name:  # sets of groups timed together (remote lookups overlap local work)
@@ -36,11 +69,12 @@ def format_plan(plan: dict[str, Any]) -> str:
     if c is None:
         lines.append("cascade: none (no candidate paid off; the full pipeline answers every row)")
     else:
+        # the heuristics' plans report their disagreement with the full model, whatever risk was asked
+        risk = "disagreement" if plan["mode"] == "willump" else plan.get("risk")
         lines.append(
             f"cascade: cheap {c['cheap_groups']} -> {c['small_model']}, threshold {c['threshold']:.4f}, "
-            f"answers {c['accept_rate']:.1%} early; {plan.get('risk')} {c['risk']:.4f} on calibration rows, "
-            f"certified <= {plan.get('max_loss')} at confidence {plan.get('confidence')} "
-            f"(upper bound at this threshold alone {c['bound']:.4f}); "
+            f"answers {c['accept_rate']:.1%} early; {risk} {c['risk']:.4f} on calibration rows, "
+            f"{_certified(plan, c['bound'])}; "
             f"expected speedup batch {c['expected_speedup_batch']:.2f}x, "
             f"single {c['expected_speedup_single']:.2f}x"
         )
@@ -54,12 +88,16 @@ def format_plan(plan: dict[str, Any]) -> str:
     if cs is None:
         lines.append("single-row (predict_one): full pipeline")
     else:
+        guarantee = (
+            _no_bound()
+            if plan["mode"] == "willump"
+            else f"certified <= {plan.get('max_loss')} (at this threshold alone {cs['bound']:.4f})"
+        )
+        median = _speedup(", median", cs.get("expected_p50_speedup_single"))
         lines.append(
             f"single-row (predict_one): cheap {cs['cheap_groups']}, threshold {cs['threshold']:.4f}, "
-            f"answers {cs['accept_rate']:.1%} early, certified <= {plan.get('max_loss')} "
-            f"(at this threshold alone {cs['bound']:.4f}), "
-            f"expected speedup mean {cs['expected_speedup_single']:.2f}x, "
-            f"median {cs.get('expected_p50_speedup_single', float('nan')):.2f}x "
+            f"answers {cs['accept_rate']:.1%} early, {guarantee}, "
+            f"expected speedup mean {cs['expected_speedup_single']:.2f}x{median} "
             f"(plan chosen for the {plan.get('single_row_objective', 'mean')}); "
             f"small model scored by {cs.get('single_row_scorer', 'predict_proba')}"
         )
@@ -70,7 +108,7 @@ def format_plan(plan: dict[str, Any]) -> str:
     else:
         lines.append(
             f"top-K: cheap {t['cheap_groups']} -> {t['small_model']}, keeps {t['retain_fraction']:.2%} of "
-            f"{t['n_query']} rows for K={t['k']}; precision bound {t['precision_bound']:.3f}; "
+            f"{t['n_query']} rows for K={t['k']}; {_precision(t)}; "
             f"expected speedup {t['expected_speedup']:.2f}x"
         )
         if "measured_topk_speedup" in plan:

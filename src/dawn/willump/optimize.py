@@ -38,6 +38,38 @@ def _given_blocks(pipeline: Pipeline, blocks: dict[str, Any], n: int) -> dict[st
     return {g: as_block(blocks[g], g, n) for g in pipeline.group_names}
 
 
+def _willump_topk_target(y_fit: Any, score_fit: np.ndarray, classes: np.ndarray | None) -> np.ndarray:
+    """What the heuristics' top-K small model learns: the labels (as the original), as a score.
+
+    For classification the ranking score is P(last class), so the label becomes "is the last class"
+    (labels may be strings); without labels, the full model's score.
+    """
+    if y_fit is None:
+        return np.asarray(score_fit, dtype=float)
+    if classes is not None:
+        return (np.asarray(y_fit) == classes[-1]).astype(float)
+    return np.asarray(y_fit, dtype=float)
+
+
+def _cascade_choice(heuristic: bool, choose_on_selection: bool, candidate_choice: str) -> str:
+    """How the cascade candidate was chosen, for ``explain()``."""
+    if heuristic:
+        from dawn.willump.heuristics import TOLERANCE
+
+        return (
+            "the original's rule: the cheapest candidate whose accuracy on calibration rows is within "
+            f"{TOLERANCE:g} of the full model's (a point estimate, no bound)"
+        )
+    if not choose_on_selection:
+        return "Bonferroni over all candidates, cheapest certified"
+    if candidate_choice == "hedged":
+        return (
+            "predicted on held-out selection rows; the batch choice certified at half the level, "
+            "the others (Bonferroni) at the other half"
+        )
+    return "predicted on held-out selection rows; only the chosen certified"
+
+
 def optimize(
     pipeline: Any,
     X_val: Any,
@@ -230,7 +262,14 @@ def optimize(
     # then it learns the labels, so it can also fix some of the full model's mistakes.
     use_labels = small_target == "labels" or (small_target == "auto" and risk == "net_loss")
     if use_labels and y_fit is None:
-        raise DawnError("small_target='labels' needs labels for the fit rows", "pass y_train with X_train")
+        if small_target == "labels":
+            raise DawnError(
+                "small_target='labels' needs labels for the fit rows", "pass y_train with X_train"
+            )
+        raise DawnError(
+            "risk='net_loss' makes the small models learn the labels, but the fit rows (X_train) have none",
+            "pass y_train with X_train, or small_target='full' to learn the full model's output",
+        )
     small_target_arr = y_fit if use_labels and y_fit is not None else pred_fit
     cascade = cascade_single = topk = None
     trace: list[dict[str, Any]] = []
@@ -277,7 +316,7 @@ def optimize(
         if heuristic:
             from dawn.willump.heuristics import build_topk_willump
 
-            tgt = (y_fit if y_fit is not None else score_fit).astype(float)
+            tgt = _willump_topk_target(y_fit, score_fit, classes)
             topk = build_topk_willump(
                 pipeline, b_fit, b_cal, tgt, full_score[cal_idx], costs, importance,
                 k=top_k, n_query=top_k_n, seed=seed,
@@ -321,23 +360,18 @@ def optimize(
         "single_row_objective": single_row_objective,
         "cascade_candidates": trace,
         # how the cascade candidate was chosen without spending the guarantee (see build_cascade)
-        "cascade_choice": (
-            "Bonferroni over all candidates, cheapest certified"
-            if not choose_on_selection
-            else "predicted on held-out selection rows; the batch choice certified at half the level, "
-            "the others (Bonferroni) at the other half"
-            if candidate_choice == "hedged"
-            else "predicted on held-out selection rows; only the chosen certified"
-        ),
+        "cascade_choice": _cascade_choice(heuristic, choose_on_selection, candidate_choice),
         "confidence": confidence,
         "n_fit": n_rows(next(iter(b_fit.values()))),
         "n_cal": len(cal_idx),
         "n_sel": len(sel_idx),
-        "small_target": "labels" if use_labels else "full model",
+        # the heuristics train the small models on the labels when there are any (as the original)
+        "small_target": "labels" if (y_fit is not None if heuristic else use_labels) else "full model",
     }
     opt = OptimizedPipeline(
         pipeline, cascade, topk, classes=classes, info=info, cascade_single=cascade_single
     )
+    opt.record_raw_input(X_val)
     if measure and cascade is not None:
         from dawn.core.timing import compare
 

@@ -6,6 +6,7 @@ and the rows that survive the top-K filter, go through the original pipeline unc
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,36 @@ class OptimizedPipeline:
         self.topk_ = topk
         self.classes_ = classes
         self.info_ = info
+        #: the raw input's form, so predict_one reads a Series right (see record_raw_input); None:
+        #: not recorded (plans saved before it was), a Series is then taken as one row
+        self.raw_input_: dict[str, Any] | None = None
+
+    def record_raw_input(self, X: Any) -> None:
+        """Note the form of the raw input rows ``X``: a DataFrame (with its column dtypes), a 2-D
+        array (with its dtype), or a batch of raw items (texts, records)."""
+        if hasattr(X, "columns") and hasattr(X, "dtypes"):
+            self.raw_input_ = {"kind": "frame", "dtypes": dict(X.dtypes.items())}
+        elif isinstance(X, np.ndarray) and X.ndim == 2:
+            self.raw_input_ = {"kind": "array", "dtype": X.dtype}
+        else:
+            self.raw_input_ = {"kind": "items"}
+
+    def _series_input(self, x: Any) -> Any:
+        """A pandas Series passed to predict_one, as the raw input ``predict`` would get."""
+        raw = getattr(self, "raw_input_", None)  # absent from plans saved before it was recorded
+        if raw is None:
+            return x.to_frame().T
+        if raw["kind"] == "array":  # one row of a 2-D array
+            return np.asarray(x, dtype=raw["dtype"]).reshape(1, -1)
+        if raw["kind"] == "items":  # a batch of raw items (e.g. texts): taken as it is
+            return x
+        row = x.to_frame().T  # one row of a DataFrame; transposing made its columns one dtype
+        for col, dtype in raw["dtypes"].items():
+            if col in row.columns:
+                # a value the dtype cannot hold (a missing value in an int column) stays as it is
+                with contextlib.suppress(TypeError, ValueError):
+                    row[col] = row[col].astype(dtype)
+        return row
 
     # -- cascade ----------------------------------------------------------------------------------
     def _small_to_full(self, proba: np.ndarray, small: Any) -> np.ndarray:
@@ -90,11 +121,12 @@ class OptimizedPipeline:
         return self._cascade(X, proba=True)
 
     def predict_one(self, x: Any) -> Any:
-        """Prediction for one raw input (a one-row batch, a Series, or a single string), exiting early."""
+        """Prediction for one raw input, exiting early: a one-row batch, a single string, or a Series
+        (one DataFrame or array row when the raw input is one, else a one-item batch)."""
         if isinstance(x, str):
             x = [x]
         elif hasattr(x, "to_frame") and not hasattr(x, "columns"):
-            x = x.to_frame().T
+            x = self._series_input(x)
         if n_rows(x) != 1:
             raise DawnError(f"predict_one got {n_rows(x)} rows", "pass one row, or use predict() for a batch")
         plan, pipe = self.cascade_single_, self.pipeline

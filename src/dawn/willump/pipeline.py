@@ -51,6 +51,9 @@ class Pipeline:
         ``auto`` means classification if the model has ``predict_proba``.
     max_workers : int, default=4
         Threads for remote groups (Redis lookups), which are issued before local groups are computed.
+    dense : bool, default=False
+        Give the model a dense array even when some groups are sparse (as a ColumnTransformer whose
+        output was dense does); by default the model gets CSR when any group is sparse.
     """
 
     def __init__(
@@ -60,6 +63,7 @@ class Pipeline:
         *,
         task: str = "auto",
         max_workers: int = 4,
+        dense: bool = False,
     ) -> None:
         if not features:
             raise DawnError("the pipeline has no feature groups", "pass features={'name': fn, ...}")
@@ -74,13 +78,16 @@ class Pipeline:
             raise DawnError(f"unknown task {task!r}", "use 'classification' or 'regression'")
         self.task = task
         self.max_workers = max_workers
+        self.dense = dense
         self._pool: ThreadPoolExecutor | None = None
 
     # -- construction from scikit-learn ---------------------------------------------------------
     @classmethod
     def from_sklearn(cls, pipe: Any, **kwargs: Any) -> Pipeline:
         """Build from a fitted sklearn ``Pipeline`` whose first step is a ``FeatureUnion`` or
-        ``ColumnTransformer``; each of its transformers becomes a group, the later steps the model."""
+        ``ColumnTransformer``; each of its transformers becomes a group (scaled by its
+        ``transformer_weights`` entry), the later steps the model, and the model input is dense
+        when the ColumnTransformer's was."""
         from sklearn.compose import ColumnTransformer
         from sklearn.pipeline import FeatureUnion
         from sklearn.pipeline import Pipeline as SkPipeline
@@ -92,17 +99,20 @@ class Pipeline:
             )
         union = pipe.steps[0][1]
         groups: dict[str, Any] = {}
+        weights = getattr(union, "transformer_weights", None) or {}
         if isinstance(union, FeatureUnion):
             for name, trans in union.transformer_list:
                 if trans not in ("drop", None):
-                    groups[name] = trans
+                    groups[name] = trans if weights.get(name) is None else _Weighted(trans, weights[name])
         elif isinstance(union, ColumnTransformer):
             if not hasattr(union, "transformers_"):
                 raise DawnError("the ColumnTransformer is not fitted", "fit the sklearn pipeline first")
             for name, trans, cols in union.transformers_:
                 if trans == "drop" or (name == "remainder" and trans == "drop"):
                     continue
-                groups[name] = _ColumnGroup(trans, cols)
+                groups[name] = _ColumnGroup(trans, cols, weights.get(name))
+            # sklearn densified the stacked output (sparse_threshold); the model was fitted on that
+            kwargs.setdefault("dense", not getattr(union, "sparse_output_", False))
         else:
             raise DawnError(
                 f"the first step is a {type(union).__name__}",
@@ -140,7 +150,8 @@ class Pipeline:
 
     def assemble(self, blocks: Mapping[str, Block]) -> Block:
         """The model input: all groups' blocks in pipeline order."""
-        return hstack([blocks[name] for name in self.features])
+        # plans pickled before ``dense`` existed lack it: they stacked to CSR
+        return hstack([blocks[name] for name in self.features], dense=getattr(self, "dense", False))
 
     def transform(self, X: Any) -> Block:
         """All feature groups on ``X``, stacked in pipeline order."""
@@ -171,14 +182,33 @@ class Pipeline:
         return f"Pipeline(features={self.group_names}, model={type(self.model).__name__}, task={self.task!r})"
 
 
-class _ColumnGroup:
-    """A ColumnTransformer part as a group: select its columns, then apply its fitted transformer."""
+class _Weighted:
+    """A FeatureUnion part as a group: its fitted transformer's output times its weight."""
 
-    def __init__(self, transformer: Any, columns: Any) -> None:
+    def __init__(self, transformer: Any, weight: float) -> None:
         self.transformer = transformer
-        self.columns = columns
+        self.weight = weight
 
     def __call__(self, X: Any) -> Any:
+        return self.transformer.transform(X) * self.weight  # sparse, dense and DataFrame alike
+
+
+class _ColumnGroup:
+    """A ColumnTransformer part as a group: select its columns, then apply its fitted transformer
+    (and its weight, if it has one)."""
+
+    def __init__(self, transformer: Any, columns: Any, weight: float | None = None) -> None:
+        self.transformer = transformer
+        self.columns = columns
+        self.weight = weight
+
+    def __call__(self, X: Any) -> Any:
+        out = self._unweighted(X)
+        # getattr: groups pickled before weights were applied lack the attribute
+        weight = getattr(self, "weight", None)
+        return out if weight is None else out * weight
+
+    def _unweighted(self, X: Any) -> Any:
         if hasattr(X, "iloc"):
             cols = self.columns
             sub = (

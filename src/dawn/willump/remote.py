@@ -23,6 +23,7 @@ from collections import OrderedDict
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from dawn.core.errors import DawnError
 
@@ -62,6 +63,22 @@ class LRUCache:
         return key in self._data
 
 
+def _key(value: Any) -> Any:
+    """A key as stored: integral floats (a key column made float by a missing key) become ints."""
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return int(value)
+    return value
+
+
+def _keys(uniq: np.ndarray) -> list[Any]:
+    """:func:`_key` of each of the distinct, non-missing keys of a batch (vectorised where it can be)."""
+    if uniq.dtype.kind == "f" and np.all(np.mod(uniq, 1) == 0) and np.all(np.abs(uniq) < 2**62):
+        return uniq.astype(np.int64).tolist()  # (larger keys take the exact path below)
+    if uniq.dtype.kind in "fO":
+        return [_key(k) for k in uniq.tolist()]
+    return uniq.tolist()
+
+
 def _connect(url: str) -> Any:
     try:
         import redis
@@ -71,10 +88,11 @@ def _connect(url: str) -> Any:
 
 
 def upload_table(url: str, prefix: str, table: Any, *, chunk: int = 2000) -> int:
-    """Store each row of a DataFrame (indexed by key) as packed float32 under ``prefix + str(key)``."""
+    """Store each row of a DataFrame (indexed by key) as packed float32 under ``prefix + str(key)``
+    (integral float keys as ints, as :class:`RedisFeature` looks them up)."""
     client = _connect(url)
     values = table.to_numpy(dtype=np.float32)
-    keys = [f"{prefix}{k}" for k in table.index]
+    keys = [f"{prefix}{_key(k)}" for k in table.index]
     try:
         for start in range(0, len(keys), chunk):
             client.mset(
@@ -98,9 +116,11 @@ class RedisFeature:
     url : str
         ``redis://host:port/db``.
     prefix : str
-        Key prefix; the key of an input row is ``prefix + str(row[key_column])``.
+        Key prefix; the key of an input row is ``prefix + str(row[key_column])``, with integral
+        float keys written as ints (``u:1``, not ``u:1.0``).
     key_column : str
-        Column of the raw input DataFrame holding the key.
+        Column of the raw input DataFrame holding the key; rows whose key is missing (NaN, None)
+        get NaN features without a lookup.
     n_features : int
         Width of the stored rows (missing keys give NaN rows).
     cache_size : int, default=0
@@ -131,9 +151,11 @@ class RedisFeature:
         self._client: Any = None
 
     def _fetch(self, keys: list[Any]) -> list[bytes | None]:
-        if self._client is None:
-            self._client = _connect(self.url)
-        pipe = self._client.pipeline(transaction=False)
+        # a local reference: another thread may reset self._client after a failure meanwhile
+        client = self._client
+        if client is None:
+            client = self._client = _connect(self.url)
+        pipe = client.pipeline(transaction=False)
         for start in range(0, len(keys), self.chunk):
             pipe.mget([f"{self.prefix}{k}" for k in keys[start : start + self.chunk]])
         out: list[bytes | None] = []
@@ -143,12 +165,14 @@ class RedisFeature:
 
     def __call__(self, X: Any) -> np.ndarray:
         keys = X[self.key_column].to_numpy()
-        uniq, inverse = np.unique(keys, return_inverse=True)
+        absent = np.asarray(pd.isna(keys), dtype=bool)
+        uniq_raw, inverse = np.unique(keys[~absent], return_inverse=True)
+        uniq = _keys(uniq_raw)
         width = self.n_features
         rows = np.full((len(uniq), width), np.nan, dtype=np.float32)
         if self.cache.maxsize > 0:
             missing = []
-            for i, k in enumerate(uniq.tolist()):
+            for i, k in enumerate(uniq):
                 hit = self.cache.get(k)
                 if hit is None:
                     missing.append(i)
@@ -158,7 +182,7 @@ class RedisFeature:
         else:  # no cache: no per-key cache lookups
             todo = np.arange(len(uniq))
         if len(todo):
-            wanted = uniq[todo].tolist()
+            wanted = [uniq[i] for i in todo]
             try:
                 got = self._fetch(wanted)
             except DawnError:
@@ -187,13 +211,21 @@ class RedisFeature:
                 for j, (k, raw) in enumerate(zip(wanted, got, strict=True)):
                     if raw is not None:
                         self.cache.put(k, fetched[j].copy())
-        return rows[inverse].astype(np.float64)
+        out = np.full((len(keys), width), np.nan)  # rows without a key get NaN features, no lookup
+        out[~absent] = rows[inverse]
+        return out
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_client"] = None  # connections do not pickle; reconnect on first use
-        state["cache"] = LRUCache(self.cache.maxsize)
+        # the cache holds a lock, which does not pickle: keep its size and rebuild it on load
+        state["cache"] = self.cache.maxsize
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        cache = state["cache"]
+        state["cache"] = LRUCache(cache) if isinstance(cache, int) else cache
+        self.__dict__.update(state)
 
 
 class RedisServer:
