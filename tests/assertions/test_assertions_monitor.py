@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from dawn.assertions import AssertionFired, EventStore, FunctionAssertion, Hook, Monitor, Range
+from dawn.assertions import Assertion, AssertionFired, EventStore, FunctionAssertion, Hook, Monitor, Range
 from dawn.cli import main
 from dawn.core.errors import DawnError
 
@@ -148,3 +149,158 @@ def test_check_cli_on_a_detection_csv(tmp_path: Path, capsys: pytest.CaptureFixt
     assert out["flicker"]["flagged"] == [[7, 1.0]] and out["appear"]["frames_flagged"] == 0
     assert main(["assertions", "check", str(tmp_path / "d.csv"), "--assertions", "nope"]) == 2
     assert "unknown assertion" in capsys.readouterr().err
+
+
+def test_concurrent_predicts_record_every_firing_exactly_once(tmp_path: Path) -> None:
+    store = EventStore(tmp_path / "ev.sqlite")
+    mon = Monitor(lambda v: v, [_neg()], store=store)
+    n_threads, calls = 8, 150
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        for _ in range(calls):
+            try:
+                assert mon.predict(np.array([-1.0, -2.0, 3.0])).tolist() == [-1.0, -2.0, 3.0]
+            except BaseException as exc:  # collected: an exception in a thread would be lost
+                errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(n_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    expected = n_threads * calls * 2  # two negative items per batch
+    ev = store.events()
+    assert len(ev) == expected and ev["input_id"].is_unique
+    # running ids: each batch of three got its own, so the firings are items 0 and 1 of every batch
+    assert set(ev["input_id"].astype(int)) == {3 * b + i for b in range(n_threads * calls) for i in (0, 1)}
+    assert mon.stats["firings"] == expected and mon.stats["batches"] == n_threads * calls
+    assert mon.stats["store_errors"] == 0 and mon.report()["pending"] == 0
+
+
+def test_duplicate_index_labels_fallback_and_confidence_go_to_the_flagged_row() -> None:
+    X = pd.DataFrame({"v": [-1.0, 2.0]}, index=[7, 7])
+    mon = Monitor(
+        lambda d: d["v"].rename("pred"),
+        [FunctionAssertion(lambda out, inp: (out < 0).to_numpy(), name="neg")],
+        hooks={"neg": Hook("fallback", fallback=lambda sub: np.zeros(len(sub)))},
+        confidence=lambda i, o: np.array([0.1, 0.9]),
+    )
+    assert mon.predict(X).tolist() == [0.0, 2.0]
+    ev = mon.store.events()
+    assert ev["input_id"].tolist() == ["7"] and ev["confidence"].tolist() == [0.1]
+
+
+def test_review_hook_queues_only_firings_at_min_severity() -> None:
+    sev = FunctionAssertion(lambda out, inp: np.asarray(out, dtype=float), name="sev")
+    mon = Monitor(lambda v: v, [sev], hooks={"sev": Hook("review", min_severity=5.0)})
+    mon.predict(np.array([0.5, 1.0, 9.0]))
+    assert list(mon.review_queue) == [2]
+    assert len(mon.store.events(kind="review")) == 3  # all firings are still recorded
+
+
+class _BareArray(Assertion):
+    def check(self, outputs: object, inputs: object = None) -> np.ndarray:  # type: ignore[override]
+        return np.asarray(outputs) < 0  # not an AssertionResult
+
+
+def test_misbehaving_assertion_or_fallback_is_recorded_not_raised() -> None:
+    x = np.array([-1.0, 2.0])
+    mon = Monitor(lambda v: v, [_BareArray("bare")])
+    assert mon.predict(x).tolist() == [-1.0, 2.0]
+    ev = mon.store.events()
+    assert ev["kind"].tolist() == ["error"] and "severity" in ev["detail"].iloc[0]
+
+    def broken(sub: object) -> object:
+        raise RuntimeError("fallback bug")
+
+    mon = Monitor(lambda v: v, [_neg()], hooks={"neg": Hook("fallback", fallback=broken)})
+    assert mon.predict(x).tolist() == [-1.0, 2.0]  # the flagged row keeps the model's prediction
+    ev = mon.store.events()
+    assert ev["kind"].tolist() == ["fired", "error"] and "fallback bug" in ev["detail"].iloc[1]
+    assert mon.stats["assertion_errors"] == 1
+
+    mon = Monitor(lambda v: v, [_BareArray("bare"), _neg()], hooks={"neg": Hook("raise")})
+    with pytest.raises(AssertionFired, match="neg on 1 item"):
+        mon.predict(x)
+
+
+def test_fallback_keeps_the_models_output_type() -> None:
+    zeros = Hook("fallback", fallback=lambda sub: np.zeros(len(sub)))
+    first_neg = FunctionAssertion(
+        lambda out, inp: np.asarray(out).reshape(len(out), -1)[:, 0] < 0, name="neg"
+    )
+    out = Monitor(torch.nn.Identity(), [first_neg], hooks={"neg": zeros}).predict(torch.tensor([-1.0, 2.0]))
+    assert isinstance(out, torch.Tensor) and out.tolist() == [0.0, 2.0]
+
+    mon = Monitor(
+        lambda v: list(v), [first_neg], hooks={"neg": Hook("fallback", fallback=lambda s: [0] * len(s))}
+    )
+    out = mon.predict(np.array([-1, 2]))
+    assert isinstance(out, list) and out == [0, 2]
+
+    labels = Monitor(
+        lambda v: np.where(np.asarray(v) < 0, "neg", "pos"),
+        [FunctionAssertion(lambda out, inp: out == "neg", name="n")],
+        hooks={"n": Hook("fallback", fallback=lambda s: np.array(["unknown"] * len(s)))},
+    )
+    assert labels.predict(np.array([-1, 2])).tolist() == ["unknown", "pos"]  # not truncated to 'unk'
+
+
+def test_open_existing_never_modifies_a_foreign_or_empty_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = tmp_path / "other.db"
+    con = sqlite3.connect(other)
+    con.execute("CREATE TABLE users (name TEXT)")
+    con.commit()
+    con.close()
+    before = other.read_bytes()
+    with pytest.raises(DawnError, match="not a dawn event store"):
+        EventStore.open_existing(other)
+    assert main(["assertions", "report", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert "not a dawn event store" in err and len(err.strip().splitlines()) == 1
+    assert other.read_bytes() == before and not Path(f"{other}-wal").exists()
+    con = sqlite3.connect(other)
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    con.close()
+
+    zero = tmp_path / "zero.db"
+    zero.touch()
+    assert main(["assertions", "report", str(zero)]) == 2
+    assert "not a dawn event store" in capsys.readouterr().err and zero.stat().st_size == 0
+
+
+def test_open_existing_reads_a_store_while_a_writer_holds_its_lock(tmp_path: Path) -> None:
+    path = tmp_path / "ev.sqlite"
+    with EventStore(path) as s:
+        s.record([(1.0, "m", "1", "a", 1.0, 0.9, "fired", None)])
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute(
+        "INSERT INTO events (ts, model, input_id, assertion, severity, kind) "
+        "VALUES (2, 'm', '2', 'a', 1, 'fired')"
+    )
+    try:
+        with EventStore.open_existing(path, timeout=0.2) as s:
+            assert s.report()["events"] == 1  # the uncommitted row is not visible
+            with pytest.raises(DawnError, match="cannot write"):
+                s.record([(3.0, "m", "3", "a", 1.0, None, "fired", None)])
+    finally:
+        holder.execute("COMMIT")
+        holder.close()
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"), [("--bucket", "0"), ("--bucket", "-5"), ("--bucket", "nan"), ("--top", "-1")]
+)
+def test_report_cli_rejects_bad_bucket_and_top(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str, value: str
+) -> None:
+    path = tmp_path / "ev.sqlite"
+    EventStore(path).close()
+    assert main(["assertions", "report", str(path), flag, value]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"dawn: error: {flag}") and len(err.strip().splitlines()) == 1

@@ -4,13 +4,15 @@ Kang et al. (2020), Sec. 3.1 and 5.1: assertions run beside a deployed model and
 including confident ones that uncertainty monitoring misses; a firing can trigger a corrective action
 (e.g. hand control to a human). :class:`Monitor` wraps any predict callable, scikit-learn estimator or
 ``torch.nn.Module``. Predictions are returned unchanged unless a ``fallback`` hook replaces flagged
-items; an assertion that raises is recorded as an assertion failure and never breaks the prediction;
-a store that cannot be written is logged and its events are kept in memory until it can.
+items; an assertion (or hook) that raises or misbehaves is recorded as an assertion failure and never
+breaks the prediction; a store that cannot be written is logged and its events are kept in memory
+until it can.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -133,6 +135,8 @@ class Monitor:
         self.name = name
         self._predict, self._proba = _as_predict(model)
         self._rng = np.random.default_rng(seed)
+        # predict may be called from many threads at once: the bookkeeping below is shared
+        self._lock = threading.RLock()
         self._counter = 0
         self._pending: deque[tuple[Any, ...]] = deque(maxlen=100_000)  # events the store refused
         self.review_queue: deque[Any] = deque(maxlen=100_000)
@@ -144,13 +148,14 @@ class Monitor:
     def predict(self, inputs: Any) -> Any:
         """Predict, check (on a sample of batches), record, apply hooks; return the predictions."""
         outputs = self._predict(inputs)
-        self.stats["batches"] += 1
         n = len(inputs) if hasattr(inputs, "__len__") else 1
         ids = self._ids(inputs, n)
-        if self.sample_rate < 1.0 and self._rng.random() >= self.sample_rate:
-            return outputs
-        self.stats["checked"] += 1
-        conf = self._confidence(inputs, outputs)
+        with self._lock:
+            self.stats["batches"] += 1
+            if self.sample_rate < 1.0 and self._rng.random() >= self.sample_rate:
+                return outputs
+            self.stats["checked"] += 1
+        conf = self._confidence(inputs, outputs, n)
         ts = now()
         events: list[tuple[Any, ...]] = []
         to_raise: list[str] = []
@@ -159,38 +164,12 @@ class Monitor:
             if hook.action == "suppress":
                 continue
             try:
-                res = a.check(outputs, inputs)
-            except Exception as exc:  # an assertion bug must never break the prediction
-                self.stats["assertion_errors"] += 1
+                outputs = self._check_one(a, hook, inputs, outputs, ids, n, conf, ts, events, to_raise)
+            except Exception as exc:  # an assertion or hook bug must never break the prediction
+                with self._lock:
+                    self.stats["assertion_errors"] += 1
                 msg = " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
                 events.append((ts, self.name, "*", a.name, 0.0, None, "error", msg))
-                continue
-            fired = np.flatnonzero(res.severity > 0)
-            if fired.size == 0:
-                continue
-            pos = self._positions(res.ids[fired], ids, n, res)
-            kind = "review" if hook.action == "review" else "fired"
-            for k, p in zip(fired, pos, strict=True):
-                c = None if conf is None or p is None else float(conf[p])
-                iid = str(ids[p]) if p is not None else str(res.ids[k])
-                events.append((ts, self.name, iid, a.name, float(res.severity[k]), c, kind, None))
-            self.stats["firings"] += int(fired.size)
-            act = fired[res.severity[fired] >= hook.min_severity]
-            if act.size == 0:
-                continue
-            if hook.action == "review":
-                self.review_queue.extend(
-                    ids[p] if p is not None else res.ids[k] for k, p in zip(fired, pos, strict=True)
-                )
-            elif hook.action == "raise":
-                to_raise.append(f"{a.name} on {act.size} item(s)")
-            elif hook.action == "fallback" and hook.fallback is not None:
-                rows = [
-                    p
-                    for k, p in zip(fired, pos, strict=True)
-                    if p is not None and res.severity[k] >= hook.min_severity
-                ]
-                outputs = self._apply_fallback(outputs, inputs, sorted(set(rows)), hook.fallback)
         self._write(events)
         if to_raise:
             raise AssertionFired(
@@ -199,74 +178,174 @@ class Monitor:
             )
         return outputs
 
+    def _check_one(
+        self,
+        a: Assertion,
+        hook: Hook,
+        inputs: Any,
+        outputs: Any,
+        ids: np.ndarray,
+        n: int,
+        conf: np.ndarray | None,
+        ts: float,
+        events: list[tuple[Any, ...]],
+        to_raise: list[str],
+    ) -> Any:
+        """Run one assertion, append its firings to ``events`` and apply its hook; the outputs after it.
+
+        Firings are appended before the hook runs, so a hook that fails leaves them recorded.
+        """
+        res = a.check(outputs, inputs)
+        sev = np.asarray(res.severity, dtype=np.float64).reshape(-1)
+        res_ids = np.asarray(res.ids).reshape(-1)
+        fired = np.flatnonzero(sev > 0)
+        if fired.size == 0:
+            return outputs
+        pos = self._positions(fired, res_ids, ids, n)
+        kind = "review" if hook.action == "review" else "fired"
+        fired_events = []
+        for k, p in zip(fired, pos, strict=True):
+            c = None if conf is None or p is None else float(conf[p])
+            iid = str(ids[p]) if p is not None else str(res_ids[k])
+            fired_events.append((ts, self.name, iid, a.name, float(sev[k]), c, kind, None))
+        events.extend(fired_events)
+        with self._lock:
+            self.stats["firings"] += int(fired.size)
+        act = [(k, p) for k, p in zip(fired, pos, strict=True) if sev[k] >= hook.min_severity]
+        if not act:
+            return outputs
+        if hook.action == "review":
+            with self._lock:
+                self.review_queue.extend(ids[p] if p is not None else res_ids[k] for k, p in act)
+        elif hook.action == "raise":
+            to_raise.append(f"{a.name} on {len(act)} item(s)")
+        elif hook.action == "fallback" and hook.fallback is not None:
+            rows_to_replace = sorted({p for _, p in act if p is not None})
+            return self._apply_fallback(outputs, inputs, rows_to_replace, hook.fallback)
+        return outputs
+
     def _ids(self, inputs: Any, n: int) -> np.ndarray:
         if self.ids is not None:
             return np.asarray(self.ids(inputs))
         if isinstance(inputs, pd.DataFrame | pd.Series):
             return inputs.index.to_numpy()
-        out = np.arange(self._counter, self._counter + n)
-        self._counter += n
+        with self._lock:
+            out = np.arange(self._counter, self._counter + n)
+            self._counter += n
         return out
 
     @staticmethod
-    def _positions(fired_ids: np.ndarray, ids: np.ndarray, n: int, res: Any) -> list[int | None]:
-        """Map an assertion's item ids back to batch positions (None for items that are not rows,
-        such as frames of a detection batch)."""
-        if len(res.ids) == n and np.array_equal(res.ids, ids):
-            lookup = {v: i for i, v in enumerate(ids.tolist())}
-            return [lookup.get(v) for v in fired_ids.tolist()]
-        if len(res.ids) == n:  # positional ids (array input)
-            return [int(v) if isinstance(v, int | np.integer) and 0 <= v < n else None for v in fired_ids]
-        return [None] * len(fired_ids)
+    def _positions(fired: np.ndarray, res_ids: np.ndarray, ids: np.ndarray, n: int) -> list[int | None]:
+        """Batch positions of an assertion's fired items (given by their positions in its result);
+        None for items that are not rows, such as frames of a detection batch."""
+        if len(res_ids) == n and np.array_equal(res_ids, ids):
+            # the result lists the batch's rows in order: position k is row k, even where labels repeat
+            return [int(k) for k in fired]
+        if len(res_ids) == n:  # positional ids (array input)
+            return [
+                int(v) if isinstance(v, int | np.integer) and 0 <= v < n else None for v in res_ids[fired]
+            ]
+        return [None] * len(fired)
 
-    def _confidence(self, inputs: Any, outputs: Any) -> np.ndarray | None:
+    def _confidence(self, inputs: Any, outputs: Any, n: int) -> np.ndarray | None:
         try:
-            if self.confidence is not None:
-                return np.asarray(self.confidence(inputs, outputs), dtype=np.float64).reshape(-1)
-            if self._proba is not None:
-                return np.asarray(self._proba(inputs)).max(axis=1)
-            arr = outputs.detach().cpu().numpy() if hasattr(outputs, "detach") else outputs
-            arr = np.asarray(arr)
-            if arr.ndim == 2 and arr.dtype.kind == "f":
-                return arr.max(axis=1)
+            conf = self._raw_confidence(inputs, outputs)
         except Exception as exc:  # confidence is best effort; never break the prediction
             log.debug("confidence unavailable: %s", exc)
+            return None
+        if conf is not None and len(conf) != n:
+            log.debug("confidence has %d values for %d inputs; ignoring it", len(conf), n)
+            return None
+        return conf
+
+    def _raw_confidence(self, inputs: Any, outputs: Any) -> np.ndarray | None:
+        if self.confidence is not None:
+            return np.asarray(self.confidence(inputs, outputs), dtype=np.float64).reshape(-1)
+        if self._proba is not None:
+            return np.asarray(self._proba(inputs)).max(axis=1)
+        arr = outputs.detach().cpu().numpy() if hasattr(outputs, "detach") else outputs
+        arr = np.asarray(arr)
+        if arr.ndim == 2 and arr.dtype.kind == "f":
+            return arr.max(axis=1)
         return None
 
     @staticmethod
     def _apply_fallback(outputs: Any, inputs: Any, rows: list[int], fallback: Callable[[Any], Any]) -> Any:
+        """The outputs with ``rows`` replaced by ``fallback(inputs of rows)``, in the outputs' own type."""
         if not rows:
             return outputs
-        sub = inputs.iloc[rows] if isinstance(inputs, pd.DataFrame | pd.Series) else inputs[rows]
-        repl = fallback(sub)
-        if isinstance(outputs, pd.DataFrame | pd.Series):
-            out = outputs.copy()
-            out.iloc[rows] = np.asarray(repl)
-            return out
-        if hasattr(outputs, "clone"):
-            out = outputs.clone()
-            out[rows] = repl
-            return out
-        out = np.array(outputs, copy=True)
-        out[rows] = np.asarray(repl)
-        return out
+        return _replaced(outputs, rows, fallback(_take(inputs, rows)))
 
     def _write(self, events: list[tuple[Any, ...]]) -> None:
-        if not events and not self._pending:
-            return
-        batch = list(self._pending) + events
-        try:
-            self.store.record(batch)
-            self._pending.clear()
-        except DawnError as exc:  # keep answering; retry these events with the next batch
-            self.stats["store_errors"] += 1
-            log.warning("%s; keeping %d event(s) in memory", exc.one_line(), len(batch))
-            self._pending.clear()
-            self._pending.extend(batch)
+        # under the lock so that two threads never both retry (and duplicate) the same pending events
+        with self._lock:
+            if not events and not self._pending:
+                return
+            batch = list(self._pending) + events
+            try:
+                self.store.record(batch)
+                self._pending.clear()
+            except DawnError as exc:  # keep answering; retry these events with the next batch
+                self.stats["store_errors"] += 1
+                log.warning("%s; keeping %d event(s) in memory", exc.one_line(), len(batch))
+                self._pending.clear()
+                self._pending.extend(batch)
 
     def report(self) -> dict[str, Any]:
         """The store's report plus this monitor's counters."""
-        return {**self.store.report(), "monitor": dict(self.stats), "pending": len(self._pending)}
+        rep = self.store.report()
+        with self._lock:
+            return {**rep, "monitor": dict(self.stats), "pending": len(self._pending)}
+
+
+def _take(inputs: Any, rows: list[int]) -> Any:
+    """The inputs at positions ``rows``."""
+    if isinstance(inputs, pd.DataFrame | pd.Series):
+        return inputs.iloc[rows]
+    if isinstance(inputs, list):
+        return [inputs[i] for i in rows]
+    return inputs[rows]
+
+
+def _replaced(outputs: Any, rows: list[int], repl: Any) -> Any:
+    """A copy of ``outputs`` (list, tensor, pandas or array-like) with ``rows`` set to ``repl``."""
+    if isinstance(outputs, list):
+        vals = list(repl)
+        if len(vals) != len(rows):
+            raise ValueError(f"fallback returned {len(vals)} prediction(s) for {len(rows)} item(s)")
+        out_list = list(outputs)
+        for i, v in zip(rows, vals, strict=True):
+            out_list[i] = v
+        return out_list
+    if hasattr(outputs, "clone") and hasattr(outputs, "device"):
+        import torch
+
+        out = outputs.clone()
+        out[rows] = torch.as_tensor(repl, dtype=out.dtype, device=out.device)
+        return out
+    new = np.asarray(repl)
+    if isinstance(outputs, pd.DataFrame | pd.Series):
+        frame = outputs.copy()
+        # widen a plain numpy column (not a pandas extension type) so no replacement is truncated
+        if isinstance(frame, pd.Series) and isinstance(frame.dtype, np.dtype):
+            wide = _widened(frame.dtype, new.dtype)
+            if wide != frame.dtype:
+                frame = frame.astype(wide)
+        frame.iloc[rows] = new
+        return frame
+    arr = np.asarray(outputs)
+    arr = arr.astype(_widened(arr.dtype, new.dtype), copy=True)
+    arr[rows] = new
+    return arr
+
+
+def _widened(old: np.dtype[Any], new: np.dtype[Any]) -> np.dtype[Any]:
+    """A dtype that holds both the old predictions and their replacements without truncating either
+    (e.g. ``'<U7'`` for ``'<U3'`` labels and ``'unknown'``); object where numpy has no common type."""
+    try:
+        return np.result_type(old, new)
+    except TypeError:  # numpy's DTypePromotionError, e.g. strings and numbers
+        return np.dtype(object)
 
 
 def dumps(report: Mapping[str, Any]) -> str:

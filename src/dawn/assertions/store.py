@@ -8,6 +8,7 @@ model's confidence and the time. SQLite is in the standard library, needs no ser
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -52,6 +53,8 @@ class EventStore:
     def __init__(self, path: str | Path = ":memory:", *, timeout: float = 2.0) -> None:
         self.path = str(path)
         self.timeout = timeout
+        # one connection shared by every thread of a monitored service: each use holds this lock
+        self._lock = threading.RLock()
         try:
             self._conn = sqlite3.connect(self.path, timeout=timeout, check_same_thread=False)
             if self.path != ":memory:":
@@ -64,12 +67,19 @@ class EventStore:
             ) from exc
 
     @classmethod
-    def open_existing(cls, path: str | Path) -> EventStore:
-        """Open a store for reading; a :class:`DawnError` if the file is missing or not a store."""
+    def open_existing(cls, path: str | Path, *, timeout: float = 2.0) -> EventStore:
+        """Open a store for reading; a :class:`DawnError` if the file is missing or not a store.
+
+        The file is opened read-only and never modified: no schema, no journal-mode change.
+        """
         p = Path(path)
         if not p.is_file():
             raise DawnError(f"no event store at {p}", "pass the path that the monitor wrote (store=...)")
-        store = cls(p)
+        store = cls.__new__(cls)
+        store.path = str(p)
+        store.timeout = timeout
+        store._lock = threading.RLock()
+        store._conn = _connect_read_only(p, timeout)
         return store
 
     def record(self, rows: Iterable[tuple[Any, ...]]) -> int:
@@ -78,7 +88,7 @@ class EventStore:
         if not rows:
             return 0
         try:
-            with self._conn:
+            with self._lock, self._conn:
                 self._conn.executemany(
                     "INSERT INTO events (ts, model, input_id, assertion, severity, confidence, kind, detail) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -119,7 +129,8 @@ class EventStore:
         if limit is not None:
             q += f" LIMIT {int(limit)}"
         try:
-            rows = self._conn.execute(q, args).fetchall()
+            with self._lock:
+                rows = self._conn.execute(q, args).fetchall()
         except sqlite3.DatabaseError as exc:
             raise DawnError(
                 f"event store {self.path} cannot be read: {exc}", "check that it is a dawn event store"
@@ -153,25 +164,52 @@ class EventStore:
 
     def report(self, *, bucket_s: float = 60.0, top: int = 20) -> dict[str, Any]:
         """A JSON-ready summary: counts, firings over time, and the top high-confidence firings."""
-        ev = self.events()
-        return {
-            "store": self.path,
-            "events": int(len(ev)),
-            "first_ts": float(ev["ts"].min()) if len(ev) else None,
-            "last_ts": float(ev["ts"].max()) if len(ev) else None,
-            "counts": self.counts().to_dict("records"),
-            "over_time": self.over_time(bucket_s).to_dict("records"),
-            "high_confidence": self.high_confidence().head(top).to_dict("records"),
-        }
+        with self._lock:  # one consistent snapshot while other threads keep recording
+            ev = self.events()
+            return {
+                "store": self.path,
+                "events": int(len(ev)),
+                "first_ts": float(ev["ts"].min()) if len(ev) else None,
+                "last_ts": float(ev["ts"].max()) if len(ev) else None,
+                "counts": self.counts().to_dict("records"),
+                "over_time": self.over_time(bucket_s).to_dict("records"),
+                "high_confidence": self.high_confidence().head(top).to_dict("records"),
+            }
 
     def close(self) -> None:
-        self._conn.close()
+        with self._lock:
+            self._conn.close()
 
     def __enter__(self) -> EventStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _connect_read_only(p: Path, timeout: float) -> sqlite3.Connection:
+    """A read-only connection to the store at ``p``; a :class:`DawnError` if it is not a store."""
+    try:
+        # a URI with mode=ro: reading a file that is not ours must not turn it into a store
+        conn = sqlite3.connect(
+            p.resolve().as_uri() + "?mode=ro", uri=True, timeout=timeout, check_same_thread=False
+        )
+    except sqlite3.DatabaseError as exc:
+        raise DawnError(f"cannot open event store {p}: {exc}", "check the path and permissions") from exc
+    try:
+        have = {r[1] for r in conn.execute("PRAGMA table_info(events)")}
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise DawnError(
+            f"event store {p} cannot be read: {exc}", "check that it is a dawn event store"
+        ) from exc
+    if not set(COLUMNS) <= have:
+        conn.close()
+        raise DawnError(
+            f"{p} is not a dawn event store (no events table with columns {', '.join(COLUMNS)})",
+            "pass the SQLite file that a Monitor wrote (store=...)",
+        )
+    return conn
 
 
 def now() -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from typing import Any
 
 
@@ -45,9 +46,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.set_defaults(func=cmd_bench)
 
 
+def _check_report_args(args: argparse.Namespace) -> None:
+    """A :class:`DawnError` for a bucket or top that would give a meaningless report."""
+    from dawn.core.errors import DawnError
+
+    if not math.isfinite(args.bucket) or args.bucket <= 0:
+        raise DawnError(
+            f"--bucket {args.bucket} is not a positive number of seconds", "pass e.g. --bucket 60"
+        )
+    if args.top < 0:
+        raise DawnError(f"--top {args.top} is negative", "pass 0 or more, e.g. --top 20")
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from dawn.assertions.store import EventStore, store_section
 
+    _check_report_args(args)
     with EventStore.open_existing(args.store) as store:
         rep = store.report(bucket_s=args.bucket, top=args.top)
         if args.html:
