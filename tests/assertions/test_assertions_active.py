@@ -74,6 +74,36 @@ def test_bal_budget_follows_reward_then_falls_back() -> None:
     assert sorted(sel.tolist()) == [0, 1, 2, 3, 4]  # the smallest-margin items
 
 
+def test_bal_passes_a_short_assertions_share_to_the_others_before_falling_back() -> None:
+    sev = np.zeros((50, 2))
+    sev[:2, 0] = 1.0  # a flags 2 items, but is owed half of 10
+    sev[10:40, 1] = np.linspace(0.1, 1.0, 30)  # b flags 30
+    bal = BAL()
+    pool = _pool(sev)
+    bal.observe(pool)
+    sel = bal.select(pool, 10, np.ones(50, bool), np.random.default_rng(0)).tolist()
+    assert len(sel) == len(set(sel)) == 10
+    assert {0, 1} <= set(sel) and all(i < 2 or 10 <= i < 40 for i in sel)  # nothing unflagged
+    assert sorted(i for i in sel if i >= 10) == list(range(32, 40))  # b's highest severities
+    # budget beyond every flagged item goes to the fallback
+    sel = bal.select(pool, 40, np.ones(50, bool), np.random.default_rng(0)).tolist()
+    assert len(set(sel)) == 40 and {*range(2), *range(10, 40)} <= set(sel)
+
+
+def test_ucb_counts_only_the_arms_that_chose_items() -> None:
+    ucb = BanditUCB(c=0.5)
+    sev = np.zeros((100, 2))
+    sev[:50, 0] = 1
+    sev[50:52, 1] = 1  # b flags two items
+    avail = np.ones(100, bool)
+    avail[50:52] = False  # ...both already labelled: b cannot choose anything
+    ucb.observe(_pool(sev))
+    ucb.select(_pool(sev), 5, avail, np.random.default_rng(0))
+    sev[:10, 0] = 0
+    ucb.observe(_pool(sev))
+    assert ucb._n is not None and ucb._n.tolist() == [1.0, 0.0]
+
+
 def test_ucb_keeps_some_weight_on_less_tried_arms() -> None:
     ucb = BanditUCB(c=0.5)
     sev = np.zeros((100, 2))

@@ -236,3 +236,113 @@ def test_apply_corrections_fixes_flicker_and_blip() -> None:
     assert len(fixed) == len(df)  # one added, one removed
     assert fixed["weak"].sum() == 1
     assert not (fixed["x1"] == 600.0).any()
+
+
+def test_streaming_appear_matches_batch_appear_on_random_streams() -> None:
+    """A track gone for more than max_gap frames has ended: the live stream must say so in time for
+    brief tracks near the end of the stream to fire, as the batch assertion does (both track with the
+    built-in tracker)."""
+    rng = np.random.default_rng(1)
+    n_fired = 0
+    for _ in range(40):
+        rows, n_frames = [], int(rng.integers(6, 25))
+        for k in range(5):
+            seen = rng.random(n_frames) < rng.choice([0.15, 0.6, 0.95])
+            rows += [(int(f), 100.0 * k, 0.0, 100.0 * k + 50, 50.0, 0.9) for f in np.flatnonzero(seen)]
+        rows.append((0, 900.0, 0.0, 950.0, 50.0, 0.9))  # the stream starts at frame 0
+        rows.append((n_frames - 1, 900.0, 0.0, 950.0, 50.0, 0.9))  # and ends at the last frame
+        det = pd.DataFrame(rows, columns=["frame", "x1", "y1", "x2", "y2", "score"])
+        batch = Appear().check(det).corrections
+        sv = StreamingVideoAssertions(max_gap=2, max_len=2)
+        events = []
+        for f in range(n_frames):
+            g = det[det["frame"] == f]
+            events += sv.update(f, g[["x1", "y1", "x2", "y2"]].to_numpy(), g["score"].to_numpy())
+        events += sv.close()
+        streamed = sorted((e.frame, e.box[0]) for e in events if e.assertion == "appear")
+        assert streamed == sorted(zip(batch["frame"].tolist(), batch["x1"].tolist(), strict=True))
+        n_fired += len(streamed)
+    assert n_fired > 10  # the streams did contain brief appearances
+
+
+def test_an_empty_detection_table_fires_nothing() -> None:
+    empty = pd.DataFrame(columns=["frame", "x1", "y1", "x2", "y2", "score"], dtype=float)
+    for a in (Flicker(), Appear(), MultiBox()):
+        r = a.check(empty)
+        assert len(r.ids) == 0 and not r.fired.any()
+    assert len(track(empty)) == 0
+    assert len(Streaming(Flicker()).update(empty, last_time=3).ids) == 0
+
+
+def test_corrections_apply_to_per_frame_tables_concatenated_without_ignore_index() -> None:
+    frames = []
+    for f in range(12):
+        rows = [(f, 0.0, 0.0, 10.0, 10.0, 0.9)]
+        if f == 6:  # a one-frame spurious box, index label 0 as every frame's first box
+            rows.insert(0, (f, 100.0, 100.0, 110.0, 110.0, 0.5))
+        frames.append(pd.DataFrame(rows, columns=["frame", "x1", "y1", "x2", "y2", "score"]))
+    det = pd.concat(frames)  # labels 0 (and 1 in frame 6) repeat across frames
+    corr = Appear().check(det).corrections
+    assert corr["frame"].tolist() == [6]
+    fixed = apply_detection_corrections(det, [corr])
+    assert len(fixed) == 12 and (fixed["x1"] == 0.0).all()  # only the spurious box is gone
+    same_frame = pd.concat([frames[6], frames[6].assign(x1=300.0, x2=310.0)])  # labels repeat in frame 6
+    with pytest.raises(DawnError, match="repeat an index label within a frame"):
+        apply_detection_corrections(same_frame, [corr])
+
+
+def test_two_close_flickers_are_two_flickers_in_batch_and_stream() -> None:
+    present = [f for f in range(13) if f not in (5, 7)]  # one box, missing at frames 5 and 7
+    det = pd.DataFrame({"frame": present, "x1": 0.0, "y1": 0.0, "x2": 10.0, "y2": 10.0, "score": 0.9})
+    r = Flicker().check(det)
+    assert r.ids[r.fired].tolist() == [5, 7]
+    sv = StreamingVideoAssertions(max_gap=2)
+    events = []
+    for f in range(13):
+        b = np.array([[0.0, 0.0, 10.0, 10.0]]) if f in present else np.zeros((0, 4))
+        events += sv.update(f, b, np.full(len(b), 0.9))
+    assert [e.frame for e in events if e.assertion == "flicker"] == [5, 7]
+
+
+def test_streaming_flicker_matches_batch_flicker_on_random_streams() -> None:
+    rng = np.random.default_rng(2)
+    n_fired = 0
+    for _ in range(40):
+        n_frames = int(rng.integers(6, 25))
+        rows = []
+        for k in range(5):
+            seen = rng.random(n_frames) < rng.choice([0.5, 0.8, 0.95])
+            rows += [
+                (int(f), 100.0 * k, 0.0, 100.0 * k + 50, 50.0, 0.5 + 0.1 * k) for f in np.flatnonzero(seen)
+            ]
+        det = pd.DataFrame(rows, columns=["frame", "x1", "y1", "x2", "y2", "score"])
+        batch = Flicker().check(det).corrections
+        sv = StreamingVideoAssertions(max_gap=2, max_len=2)
+        events = []
+        for f in range(n_frames):
+            g = det[det["frame"] == f]
+            events += sv.update(f, g[["x1", "y1", "x2", "y2"]].to_numpy(), g["score"].to_numpy())
+        streamed = sorted((e.frame, e.box[0], round(e.score, 9)) for e in events if e.assertion == "flicker")
+        expected = zip(
+            batch["id"].tolist(), batch["x1"].tolist(), batch["score"].round(9).tolist(), strict=True
+        )
+        assert streamed == sorted(expected)
+        n_fired += len(streamed)
+    assert n_fired > 20
+
+
+def test_multibox_needs_three_boxes_that_all_overlap_each_other() -> None:
+    # a large box holding two people side by side who do not overlap: no group of three
+    apart = pd.DataFrame(
+        {"frame": 0, "x1": [0, 0, 60], "y1": 0, "x2": [100, 40, 100], "y2": 100, "score": [0.9, 0.8, 0.7]}
+    )
+    r = MultiBox().check(apart)
+    assert not r.fired.any() and r.corrections.empty
+    # the same frame plus a fourth box over the left person: {large, left, fourth} all overlap
+    four = pd.concat(
+        [apart, pd.DataFrame({"frame": [0], "x1": [2], "y1": [0], "x2": [42], "y2": [100], "score": [0.95]})]
+    )
+    four.index = range(4)
+    r = MultiBox().check(four)
+    assert r.severity.tolist() == [1.0]
+    assert sorted(r.corrections["row"].tolist()) == [0, 1]  # keep the best-scoring box of the group (row 3)

@@ -121,9 +121,26 @@ def test_datetime_time_column_with_many_identifiers() -> None:
         (pd.DataFrame({"obj": [1]}), "column 't' not found"),
         (pd.DataFrame({"obj": [1, None], "t": [0, 1]}), "missing values"),
         (pd.DataFrame({"obj": [1, 1], "t": [0.0, np.nan]}), "missing values"),
+        (pd.DataFrame({"obj": [1, 1], "t": pd.to_datetime(["2024-01-01", None])}), "missing values"),  # NaT
         (pd.DataFrame({"obj": [1, 1], "t": ["a", "b"]}), "use numbers or datetimes"),
     ],
 )
 def test_bad_input_is_a_clear_error(df: pd.DataFrame, msg: str) -> None:
     with pytest.raises(DawnError, match=msg):
         TransitionConsistency(id_col="obj", time_col="t").check(df)
+
+
+@pytest.mark.parametrize("index", ["range", "ints", "strings"])
+def test_weak_labels_give_added_rows_fresh_labels_and_keep_an_id_column(index: str) -> None:
+    base = pd.DataFrame(
+        {"id": [1] * 6 + [2] * 6, "time": [0, 1, 2, 4, 5, 6, 0, 1, 2, 3, 4, 5], "x": np.arange(12.0)}
+    )
+    if index == "ints":
+        base.index = pd.Index(list(range(100, 112)))
+    elif index == "strings":
+        base.index = [f"r{i}" for i in range(12)]
+    out = Consistency("id", time_col="time", horizon=2, interpolate=["x"]).weak_labels(base)
+    added = out[out["weak"] == "add"]
+    assert out.index.is_unique and len(added) == 1
+    assert added["id"].tolist() == [1] and added["time"].tolist() == [3.0] and added["x"].tolist() == [2.5]
+    assert out.loc[base.index, "x"].tolist() == base["x"].tolist()  # existing rows keep their labels

@@ -156,6 +156,8 @@ class BAL(Strategy):
         self._prev_rate: np.ndarray | None = None
         self.rewards_: np.ndarray | None = None
         self.history_: list[dict[str, Any]] = []
+        #: which assertions chose at least one item in the last :meth:`select`
+        self.pulled_: np.ndarray | None = None
 
     def _fallback(self) -> Strategy:
         return RandomSampling() if self.fallback == "random" else Uncertainty(self.fallback)
@@ -179,6 +181,7 @@ class BAL(Strategy):
         self, pool: PoolScores, budget: int, available: np.ndarray, rng: np.random.Generator
     ) -> np.ndarray:
         w = self.weights(pool)
+        self.pulled_ = np.zeros(pool.severity.shape[1], dtype=bool)
         self.history_.append(
             {
                 "weights": None if w is None else w.tolist(),
@@ -193,10 +196,6 @@ class BAL(Strategy):
         self, pool: PoolScores, budget: int, available: np.ndarray, rng: np.random.Generator, w: np.ndarray
     ) -> np.ndarray:
         avail = available.copy()
-        flagged = (pool.severity > 0) & avail[:, None]
-        # an assertion with nothing to offer gets no share; its share goes to the others
-        w = np.where(flagged.any(axis=0), w, 0.0)
-        shares = _split(budget, w)
         tie = rng.random(len(avail))
         unc = (
             uncertainty_scores(pool.proba, self.fallback)
@@ -204,17 +203,29 @@ class BAL(Strategy):
             else tie
         )
         chosen: list[int] = []
-        for a in np.argsort(-w, kind="stable"):
-            if shares[a] == 0:
-                continue
-            cand = np.flatnonzero((pool.severity[:, a] > 0) & avail)
-            if self.rank == "severity":  # the paper: highest severity first, ties by uncertainty
-                key = np.lexsort((-tie[cand], -unc[cand], -pool.severity[cand, a]))
-            else:  # among the items the assertion flags, the most uncertain first
-                key = np.lexsort((-tie[cand], -pool.severity[cand, a], -unc[cand]))
-            top = cand[key[: shares[a]]]
-            chosen.extend(top.tolist())
-            avail[top] = False  # counted once even if other assertions flag it too
+        pulled = self.pulled_ if self.pulled_ is not None else np.zeros(len(w), dtype=bool)
+        # Shares in proportion to the weights; an assertion with fewer flagged items than its share
+        # passes the rest to the others (in proportion again), and only budget that no assertion can
+        # use goes to the fallback.
+        while len(chosen) < budget:
+            flagged = (pool.severity > 0) & avail[:, None]
+            live = np.where(flagged.any(axis=0), w, 0.0)
+            shares = _split(budget - len(chosen), live)
+            if not shares.any():
+                break
+            for a in np.argsort(-live, kind="stable"):
+                if shares[a] == 0:
+                    continue
+                cand = np.flatnonzero((pool.severity[:, a] > 0) & avail)
+                if self.rank == "severity":  # the paper: highest severity first, ties by uncertainty
+                    key = np.lexsort((-tie[cand], -unc[cand], -pool.severity[cand, a]))
+                else:  # among the items the assertion flags, the most uncertain first
+                    key = np.lexsort((-tie[cand], -pool.severity[cand, a], -unc[cand]))
+                top = cand[key[: shares[a]]]
+                chosen.extend(top.tolist())
+                avail[top] = False  # counted once even if other assertions flag it too
+                pulled[a] |= len(top) > 0
+        self.pulled_ = pulled
         left = budget - len(chosen)
         if left > 0 and avail.any():
             chosen.extend(self._fallback().select(pool, left, avail, rng).tolist())
@@ -245,8 +256,13 @@ class BanditUCB(BAL):
             if self._sum is None or self._n is None:
                 self._sum = np.zeros_like(self.rewards_)
                 self._n = np.zeros_like(self.rewards_)
-            self._sum += self.rewards_
-            self._n += 1
+            # an arm is credited with the round's reward only if it chose items in that round, so
+            # arms tried less keep a larger exploration bonus
+            pulled = self.pulled_
+            if pulled is None or len(pulled) != len(self._n):  # before the first select: every arm
+                pulled = np.ones(len(self._n), dtype=bool)
+            self._sum[pulled] += self.rewards_[pulled]
+            self._n[pulled] += 1
             self._t += 1
 
     def weights(self, pool: PoolScores) -> np.ndarray | None:

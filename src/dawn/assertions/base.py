@@ -158,6 +158,9 @@ class Streaming:
         self.time_col = time_col
         self.name = inner.name
         self._buffer: pd.DataFrame | None = None
+        # the stream's first row, kept once the buffer has moved past it: assertions that never flag
+        # what the start of their input may have cut off (appear) must still see where the stream began
+        self._first_row: pd.DataFrame | None = None
         self._emitted_upto: float = -np.inf  # every item with time <= this has been emitted
         self._last_time: float = -np.inf
 
@@ -180,7 +183,10 @@ class Streaming:
         final_upto = self._last_time - self.inner.lookahead
         res = self._emit(buf, final_upto)
         keep_from = final_upto - self.inner.window - self.inner.lookahead
-        self._buffer = buf[buf[self.time_col].to_numpy() > keep_from].reset_index(drop=True)
+        times = buf[self.time_col].to_numpy()
+        if self._first_row is None and len(buf) and (times <= keep_from).any():
+            self._first_row = buf.iloc[[int(np.argmin(times))]]
+        self._buffer = buf[times > keep_from].reset_index(drop=True)
         return res
 
     def flush(self) -> AssertionResult:
@@ -192,6 +198,8 @@ class Streaming:
         return res
 
     def _emit(self, buf: pd.DataFrame, final_upto: float) -> AssertionResult:
+        if self._first_row is not None:  # long emitted, and beyond every window: only marks the start
+            buf = pd.concat([self._first_row, buf], ignore_index=True)
         r = self.inner.check(buf)
         ids = r.ids.astype(np.float64) if r.ids.size else r.ids
         m = (ids > self._emitted_upto) & (ids <= final_upto) if r.ids.size else np.zeros(0, bool)

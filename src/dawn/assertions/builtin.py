@@ -14,13 +14,13 @@ Tabular (per-row severity): :class:`Range` and :class:`Invariant`.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from dawn.assertions.base import Assertion, AssertionResult
-from dawn.assertions.consistency import TransitionConsistency
 from dawn.assertions.detection import BOX, as_detections, iou
 from dawn.assertions.detection import track as run_tracker
 from dawn.core.errors import DawnError
@@ -59,21 +59,29 @@ class Flicker(Assertion):
 
     def check(self, outputs: pd.DataFrame, inputs: object = None) -> AssertionResult:
         det = _tracked(outputs, self.iou_threshold, self.max_gap + 1)
-        tc = TransitionConsistency(
-            id_col="track",
-            time_col="frame",
-            max_transitions=1,
-            horizon=self.max_gap,
-            period=1.0,
-            interpolate=[*BOX, "score"],
-        )
-        corr = tc._corrections(det, tc.analyse(det))
-        add = corr[corr["action"] == "add"].drop(columns=["id"]).reset_index(drop=True)
-        frames = add["frame"].to_numpy(dtype=np.int64) if len(add) else np.zeros(0, np.int64)
-        ids, sev = _per_frame(det["frame"].to_numpy(), frames)
-        if len(add):
-            add.insert(0, "id", frames)
-            add["cls"] = add["track"].map(det.drop_duplicates("track").set_index("track")["cls"])
+        f = det["frame"].to_numpy()
+        track_ids = det["track"].to_numpy()
+        codes, _ = pd.factorize(track_ids)
+        order = np.lexsort((f, codes))
+        c, t = codes[order], f[order]
+        # every pair of consecutive sightings of one track with 1..max_gap frames missing between them
+        # (as the streaming version reads them: two close flickers are two flickers)
+        missing = t[1:] - t[:-1] - 1
+        hit = np.flatnonzero((c[1:] == c[:-1]) & (missing >= 1) & (missing <= self.max_gap))
+        prev, nxt, n_missing = order[hit], order[hit + 1], missing[hit]
+        step = np.repeat(np.arange(len(hit)), n_missing)  # one row per missing frame
+        k = np.arange(len(step)) - np.repeat(np.cumsum(n_missing) - n_missing, n_missing) + 1
+        w = (k / (n_missing[step] + 1))[:, None]
+        cols = [*BOX, "score"]
+        a, b = det[cols].to_numpy()[prev[step]], det[cols].to_numpy()[nxt[step]]
+        frames = (f[prev[step]] + k).astype(np.int64)
+        add = pd.DataFrame(a + w * (b - a), columns=cols)
+        add.insert(0, "frame", frames.astype(np.float64))
+        add.insert(0, "track", track_ids[prev[step]])
+        add.insert(0, "action", "add")
+        add.insert(0, "id", frames)
+        add["cls"] = det["cls"].to_numpy()[prev[step]]
+        ids, sev = _per_frame(f, frames)
         return AssertionResult(ids, sev, add)
 
 
@@ -96,10 +104,10 @@ class Appear(Assertion):
         codes, _ = pd.factorize(det["track"])
         order = np.lexsort((f, codes))
         c, t = codes[order], f[order]
-        start = np.r_[True, c[1:] != c[:-1]]
+        start = np.r_[True, c[1:] != c[:-1]][: len(c)]  # [: len(c)]: no boxes, no tracks
         tid = np.cumsum(start) - 1
         starts = np.flatnonzero(start)
-        first, last = t[starts], t[np.r_[starts[1:], len(t)] - 1]
+        first, last = t[starts], t[(np.r_[starts[1:], len(t)] - 1)[: len(starts)]]
         length = last - first + 1
         lo, hi = (f.min(), f.max()) if len(f) else (0, 0)
         # a track cut by the start or end of the batch may be longer than we can see: never flag it
@@ -111,6 +119,27 @@ class Appear(Assertion):
         corr.insert(0, "id", f[pos])
         corr.insert(1, "action", "remove")
         return AssertionResult(ids, sev, corr.reset_index(drop=True))
+
+
+def _largest_clique(
+    i: np.ndarray, j: np.ndarray, strong: np.ndarray, boxes: np.ndarray, min_size: int
+) -> np.ndarray:
+    """The largest set (at least ``min_size``) of ``boxes`` that all overlap each other, else empty.
+
+    Exhaustive search from the largest size down (ties: the first found): a frame holds a handful of
+    boxes; only boxes with ``min_size - 1`` strong neighbours can belong, and of those the 12 with the
+    most neighbours are searched.
+    """
+    inside = np.isin(i, boxes) & strong
+    adj: dict[int, set[int]] = {int(b): set() for b in boxes}
+    for a, b in zip(i[inside].tolist(), j[inside].tolist(), strict=True):
+        adj[a].add(b)
+    nodes = sorted((b for b in adj if len(adj[b]) + 1 >= min_size), key=lambda b: (-len(adj[b]), b))[:12]
+    for size in range(len(nodes), min_size - 1, -1):
+        for combo in itertools.combinations(nodes, size):
+            if all(b in adj[a] for a, b in itertools.combinations(combo, 2)):
+                return np.array(sorted(combo), dtype=np.int64)
+    return np.zeros(0, dtype=np.int64)
 
 
 @dataclass
@@ -144,15 +173,14 @@ class MultiBox(Assertion):
         ov = self._overlap(b[i_rep], b[j])
         strong = ov > self.threshold
         deg = np.bincount(i_rep[strong], minlength=len(fs))  # strongly overlapping neighbours per box
-        hub = deg + 1 >= self.min_boxes
-        flagged_frames = np.unique(fs[hub])
+        hub = deg + 1 >= self.min_boxes  # a box that could be in a group of min_boxes
         ids = np.unique(f).astype(np.int64)
         sev = np.zeros(len(ids))
         corr_rows = []
-        for fr in flagged_frames:
-            hubs = np.flatnonzero(hub & (fs == fr))
-            centre = hubs[np.argmax(deg[hubs])]
-            group = np.r_[centre, j[(i_rep == centre) & strong]]
+        for fr in np.unique(fs[hub]):
+            group = _largest_clique(i_rep, j, strong, np.flatnonzero(fs == fr), self.min_boxes)
+            if len(group) == 0:  # neighbours of one box that do not overlap each other
+                continue
             sev[np.searchsorted(ids, fr)] = len(group) - self.min_boxes + 1
             scores = det["score"].to_numpy()[order][group]
             for g in np.delete(group, np.argmax(scores)):

@@ -41,6 +41,8 @@ def _codes_and_times(df: pd.DataFrame, id_col: str, time_col: str | None) -> tup
     if time_col is None:
         return codes.astype(np.int64), np.zeros(len(df))
     t = df[time_col]
+    if t.isna().any():  # NaT as well as NaN: NaT would become the smallest int64, not NaN
+        raise DawnError(f"time column {time_col!r} has missing values", "drop or fill them first")
     if pd.api.types.is_datetime64_any_dtype(t):
         times = t.to_numpy(dtype="datetime64[ns]").astype(np.int64).astype(np.float64)
     elif pd.api.types.is_numeric_dtype(t):
@@ -56,12 +58,12 @@ def _segments(codes: np.ndarray, times: np.ndarray, period: float) -> dict[str, 
     """Sort by (id, time) and cut each identifier's observations into runs without gaps."""
     order = np.lexsort((times, codes))
     c, t = codes[order], times[order]
-    new_id = np.r_[True, c[1:] != c[:-1]]
-    gap = np.r_[True, (t[1:] - t[:-1]) > period * 1.0001]
+    new_id = np.r_[True, c[1:] != c[:-1]][: len(c)]  # [: len(c)]: no rows, no runs
+    gap = np.r_[True, (t[1:] - t[:-1]) > period * 1.0001][: len(c)]
     start = new_id | gap
     seg = np.cumsum(start) - 1
     starts = np.flatnonzero(start)
-    ends = np.r_[starts[1:], len(c)] - 1
+    ends = (np.r_[starts[1:], len(c)] - 1)[: len(starts)]
     return {
         "order": order,
         "codes": c,
@@ -311,12 +313,35 @@ class Consistency:
             corr = self.transitions().check(outputs).corrections
             if corr is not None and len(corr):
                 rm = corr.loc[corr["action"] == "remove", "id"].to_numpy()
-                add = corr[corr["action"] == "add"].drop(columns=["id", "action"])
+                # the columns by name: an identifier column called "id" shares its name with the
+                # corrections' own row-label column
+                cols = list(dict.fromkeys([self.id_col, self.time_col, *self.interpolate]))
+                add = corr.loc[corr["action"] == "add", cols]
                 out = out.drop(index=rm)
                 if len(add):
                     add = add.assign(weak="add")
                     for attr in self.attrs:  # added rows carry the identifier's (now consistent) attributes
                         first = out.drop_duplicates(self.id_col).set_index(self.id_col)[attr]
                         add[attr] = add[self.id_col].map(first).to_numpy()
-                    out = pd.concat([out, add], ignore_index=isinstance(out.index, pd.RangeIndex))
+                    add.index = _new_labels(out.index, len(add))
+                    out = pd.concat([out, add])
         return out
+
+
+def _new_labels(index: pd.Index, n: int) -> pd.Index:
+    """``n`` labels not in ``index``: the next integers for an integer index, else ``weak-<k>``."""
+    if pd.api.types.is_integer_dtype(index.dtype):
+        start = int(index.max()) + 1 if len(index) else 0
+        return (
+            pd.RangeIndex(start, start + n)
+            if isinstance(index, pd.RangeIndex)
+            else pd.Index(range(start, start + n))
+        )
+    taken = set(index.tolist())
+    labels: list[str] = []
+    k = 0
+    while len(labels) < n:
+        if f"weak-{k}" not in taken:
+            labels.append(f"weak-{k}")
+        k += 1
+    return pd.Index(labels)

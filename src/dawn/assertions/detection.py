@@ -200,6 +200,9 @@ def track(det: pd.DataFrame, *, iou_threshold: float = 0.3, max_age: int = 3) ->
     tracker = IoUTracker(iou_threshold=iou_threshold, max_age=max_age)
     out = det.copy()
     tracks = np.empty(len(det), dtype=np.int64)
+    if len(det) == 0:  # nothing to track (the loop below assumes at least one frame)
+        out["track"] = tracks
+        return out
     frames = det["frame"].to_numpy()
     boxes = det[BOX].to_numpy()
     cls = det["cls"].to_numpy()

@@ -80,7 +80,7 @@ class StreamingVideoAssertions:
                     events.append(StreamEvent("flicker", t[1] + g, k, box, t[3] + w * (s - t[3])))
             t[1], t[2], t[3], t[4] = frame, b, s, t[4] + 1
         self._frame = frame
-        events.extend(self._expire(frame - self.max_gap - 1))
+        events.extend(self._expire(frame - self.max_gap))  # gone for more than max_gap frames: ended
         return events
 
     def _expire(self, before: int) -> list[StreamEvent]:

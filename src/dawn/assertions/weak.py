@@ -66,24 +66,40 @@ def majority_vote(L: np.ndarray, n_classes: int) -> np.ndarray:
 
 
 def apply_detection_corrections(det: pd.DataFrame, corrections: Sequence[pd.DataFrame]) -> pd.DataFrame:
-    """A detection table with ``remove`` corrections dropped (matched on ``row``) and ``add`` boxes
-    appended; a ``weak`` column marks added boxes."""
+    """A detection table with ``remove`` corrections dropped (matched on the row label and the frame)
+    and ``add`` boxes appended; a ``weak`` column marks added boxes.
+
+    Matching on the frame too keeps per-frame tables concatenated without ``ignore_index`` (label 0
+    in every frame) correct; a label repeated within one frame is ambiguous and raises a DawnError.
+    """
     out = det.copy()
     out["weak"] = False
-    rm: set[object] = set()
+    rm: set[tuple[object, int]] = set()
     adds = []
     for c in corrections:
         if c is None or c.empty:
             continue
         if "action" not in c.columns:
             raise DawnError("corrections lack an 'action' column", "pass AssertionResult.corrections tables")
-        rm.update(c.loc[c["action"] == "remove", "row"].tolist() if "row" in c.columns else [])
+        gone = c[c["action"] == "remove"]
+        if len(gone):
+            if not {"row", "frame"} <= set(gone.columns):
+                raise DawnError(
+                    "remove corrections lack 'row' and 'frame'", "pass AssertionResult.corrections tables"
+                )
+            rm.update(zip(gone["row"], gone["frame"].to_numpy(dtype=np.int64).tolist(), strict=True))
         a = c[c["action"] == "add"]
         if len(a):
             adds.append(a[[k for k in ("frame", "x1", "y1", "x2", "y2", "score", "cls") if k in a.columns]])
     if rm:
-        key = out["row"] if "row" in out.columns else pd.Series(out.index, index=out.index)
-        out = out[~key.isin(rm)]
+        labels = out["row"].to_numpy() if "row" in out.columns else out.index.to_numpy()
+        key = pd.MultiIndex.from_arrays([labels, out["frame"].to_numpy(dtype=np.int64)])
+        if key.has_duplicates:
+            raise DawnError(
+                "detections repeat an index label within a frame: corrections cannot tell those rows apart",
+                "give the detections a unique index (reset_index(drop=True)) before checking them",
+            )
+        out = out[~key.isin(list(rm))]
     if adds:
         add = pd.concat(adds, ignore_index=True).assign(weak=True)
         add["frame"] = add["frame"].astype(np.int64)
