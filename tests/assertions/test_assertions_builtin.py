@@ -238,6 +238,16 @@ def test_apply_corrections_fixes_flicker_and_blip() -> None:
     assert not (fixed["x1"] == 600.0).any()
 
 
+def _stream(det: pd.DataFrame, n_frames: int) -> list:
+    """Feed a detection table frame by frame to StreamingVideoAssertions (built-in tracker); the events."""
+    sv = StreamingVideoAssertions(max_gap=2, max_len=2)
+    events = []
+    for f in range(n_frames):
+        g = det[det["frame"] == f]
+        events += sv.update(f, g[["x1", "y1", "x2", "y2"]].to_numpy(), g["score"].to_numpy())
+    return events + sv.close()
+
+
 def test_streaming_appear_matches_batch_appear_on_random_streams() -> None:
     """A track gone for more than max_gap frames has ended: the live stream must say so in time for
     brief tracks near the end of the stream to fire, as the batch assertion does (both track with the
@@ -253,13 +263,7 @@ def test_streaming_appear_matches_batch_appear_on_random_streams() -> None:
         rows.append((n_frames - 1, 900.0, 0.0, 950.0, 50.0, 0.9))  # and ends at the last frame
         det = pd.DataFrame(rows, columns=["frame", "x1", "y1", "x2", "y2", "score"])
         batch = Appear().check(det).corrections
-        sv = StreamingVideoAssertions(max_gap=2, max_len=2)
-        events = []
-        for f in range(n_frames):
-            g = det[det["frame"] == f]
-            events += sv.update(f, g[["x1", "y1", "x2", "y2"]].to_numpy(), g["score"].to_numpy())
-        events += sv.close()
-        streamed = sorted((e.frame, e.box[0]) for e in events if e.assertion == "appear")
+        streamed = sorted((e.frame, e.box[0]) for e in _stream(det, n_frames) if e.assertion == "appear")
         assert streamed == sorted(zip(batch["frame"].tolist(), batch["x1"].tolist(), strict=True))
         n_fired += len(streamed)
     assert n_fired > 10  # the streams did contain brief appearances
@@ -317,11 +321,7 @@ def test_streaming_flicker_matches_batch_flicker_on_random_streams() -> None:
             ]
         det = pd.DataFrame(rows, columns=["frame", "x1", "y1", "x2", "y2", "score"])
         batch = Flicker().check(det).corrections
-        sv = StreamingVideoAssertions(max_gap=2, max_len=2)
-        events = []
-        for f in range(n_frames):
-            g = det[det["frame"] == f]
-            events += sv.update(f, g[["x1", "y1", "x2", "y2"]].to_numpy(), g["score"].to_numpy())
+        events = _stream(det, n_frames)
         streamed = sorted((e.frame, e.box[0], round(e.score, 9)) for e in events if e.assertion == "flicker")
         expected = zip(
             batch["id"].tolist(), batch["x1"].tolist(), batch["score"].round(9).tolist(), strict=True

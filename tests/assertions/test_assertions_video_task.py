@@ -95,35 +95,44 @@ def test_video_tasks_on_real_frames() -> None:
     assert r["strategies"]["bal"]["curve_labels"] == [10, 20, 30, 40]
 
 
-def test_run_task_paired_noise_check_on_a_synthetic_task() -> None:
+def _blobs_task(*, seed: int, shift: float, assertion: str) -> object:
+    """A synthetic two-class task: Gaussian blobs, a logistic regression, and one simple assertion
+    (``near_boundary``: probability within 0.1 of 1/2; ``never``: fires on nothing)."""
     from dataclasses import dataclass
 
-    from dawn.assertions.experiments import active_learning as al
     from dawn.assertions.experiments.tasks import Task, _fit_or_constant, _lr
+
+    @dataclass
+    class M:
+        main: object
 
     @dataclass
     class Blobs(Task):
         name: str = "blobs"
 
         def __post_init__(self) -> None:
-            rng = np.random.default_rng(3)
+            rng = np.random.default_rng(seed)
             y = rng.integers(0, 2, 600)
-            X = rng.normal(size=(600, 2)) + 1.5 * y[:, None]
+            X = rng.normal(size=(600, 2)) + shift * y[:, None]
             self.X_pool, self.y_pool, self.X_test, self.y_test = X[:400], y[:400], X[400:], y[400:]
 
         def fit(self, idx: np.ndarray, y: np.ndarray | None = None) -> object:
-            @dataclass
-            class M:
-                main: object
-
             return M(_fit_or_constant(_lr(), self.X_pool[idx], self.y_pool[idx]))
 
         def assertion_severity(self, model: object) -> tuple[np.ndarray, list[str]]:
+            if assertion == "never":
+                return np.zeros((len(self.y_pool), 1)), ["never"]
             p = self.proba(model, self.X_pool)[:, 1]
             return (np.abs(p - 0.5) < 0.1).astype(float)[:, None], ["near_boundary"]
 
+    return Blobs()
+
+
+def test_run_task_paired_noise_check_on_a_synthetic_task() -> None:
+    from dawn.assertions.experiments import active_learning as al
+
     r = al.run_task(
-        Blobs(),
+        _blobs_task(seed=3, shift=1.5, assertion="near_boundary"),
         seeds=[0, 1],
         strategies=("random", "bal"),
         sched=al.Schedule(6, 4, 30),
@@ -140,32 +149,9 @@ def test_run_task_paired_noise_check_on_a_synthetic_task() -> None:
 
 
 def test_oracle_control_flags_exactly_the_models_errors_and_is_reported() -> None:
-    from dataclasses import dataclass
-
     from dawn.assertions.experiments import active_learning as al
-    from dawn.assertions.experiments.tasks import Task, _fit_or_constant, _lr
 
-    @dataclass
-    class Blobs(Task):
-        name: str = "blobs"
-
-        def __post_init__(self) -> None:
-            rng = np.random.default_rng(5)
-            y = rng.integers(0, 2, 600)
-            X = rng.normal(size=(600, 2)) + 1.0 * y[:, None]
-            self.X_pool, self.y_pool, self.X_test, self.y_test = X[:400], y[:400], X[400:], y[400:]
-
-        def fit(self, idx: np.ndarray, y: np.ndarray | None = None) -> object:
-            @dataclass
-            class M:
-                main: object
-
-            return M(_fit_or_constant(_lr(), self.X_pool[idx], self.y_pool[idx]))
-
-        def assertion_severity(self, model: object) -> tuple[np.ndarray, list[str]]:
-            return np.zeros((len(self.y_pool), 1)), ["never"]
-
-    task = Blobs()
+    task = _blobs_task(seed=5, shift=1.0, assertion="never")
     model = task.fit(np.arange(40))
     proba = task.proba(model, task.X_pool)
     wrong = proba.argmax(axis=1) != task.y_pool
