@@ -304,3 +304,16 @@ def test_report_cli_rejects_bad_bucket_and_top(
     assert main(["assertions", "report", str(path), flag, value]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"dawn: error: {flag}") and len(err.strip().splitlines()) == 1
+
+
+def test_a_broken_ids_callable_does_not_break_the_prediction() -> None:
+    def bad_ids(x: np.ndarray) -> np.ndarray:
+        raise KeyError("no id column")
+
+    above = FunctionAssertion(lambda out, inp: np.asarray(out) > 1.0, name="above_one")
+    for ids in (bad_ids, lambda x: np.arange(3)):  # raises; wrong length for a 5-row batch
+        mon = Monitor(lambda x: np.asarray(x) * 2.0, [above], ids=ids)
+        out = mon.predict(np.array([0.1, 0.2, 0.6, 0.3, 0.9]))
+        np.testing.assert_allclose(out, [0.2, 0.4, 1.2, 0.6, 1.8])
+        ev = mon.store.events()
+        assert sorted(ev["input_id"].tolist()) == ["2", "4"]  # running numbers stand in for the ids

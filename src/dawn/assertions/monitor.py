@@ -226,8 +226,14 @@ class Monitor:
 
     def _ids(self, inputs: Any, n: int) -> np.ndarray:
         if self.ids is not None:
-            return np.asarray(self.ids(inputs))
-        if isinstance(inputs, pd.DataFrame | pd.Series):
+            try:
+                ids = np.asarray(self.ids(inputs))
+                if ids.shape == (n,):
+                    return ids
+                log.warning("ids() gave shape %s for %d inputs; using running numbers", ids.shape, n)
+            except Exception as exc:  # a broken ids() must not break the prediction either
+                log.warning("ids() raised %s: %s; using running numbers", type(exc).__name__, exc)
+        elif isinstance(inputs, pd.DataFrame | pd.Series):
             return inputs.index.to_numpy()
         with self._lock:
             out = np.arange(self._counter, self._counter + n)

@@ -67,9 +67,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         if args.html:
             from dawn.core.report import Report
 
-            Report("dawn assertions report", sections=[store_section(store, bucket_s=args.bucket)]).write(
-                args.html
-            )
+            section = store_section(store, bucket_s=args.bucket, top=args.top)
+            Report("dawn assertions report", sections=[section]).write(args.html)
     if args.format == "json":
         print(json.dumps(rep, indent=2, default=str))
         return 0

@@ -8,6 +8,7 @@ is the user's own fitted estimator, which stays the full model after optimisatio
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -18,6 +19,8 @@ from dawn.core.errors import DawnError
 from dawn.willump._blocks import as_block, hstack, n_rows
 
 Block = Any  # a 2-D float ndarray or a scipy CSR matrix
+
+_POOL_LOCK = threading.Lock()  # guards the lazy creation of each pipeline's thread pool
 
 
 def _group_fn(name: str, group: Any) -> Callable[[Any], Any]:
@@ -128,9 +131,11 @@ class Pipeline:
         return list(self.features)
 
     def _executor(self) -> ThreadPoolExecutor:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="willump")
-        return self._pool
+        # created on first use, once, even when several serving threads arrive together
+        with _POOL_LOCK:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="willump")
+            return self._pool
 
     def compute(self, X: Any, groups: Sequence[str] | None = None) -> dict[str, Block]:
         """Compute the named groups on ``X``; remote groups are issued first and run concurrently."""
