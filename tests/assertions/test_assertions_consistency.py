@@ -144,3 +144,28 @@ def test_weak_labels_give_added_rows_fresh_labels_and_keep_an_id_column(index: s
     assert out.index.is_unique and len(added) == 1
     assert added["id"].tolist() == [1] and added["time"].tolist() == [3.0] and added["x"].tolist() == [2.5]
     assert out.loc[base.index, "x"].tolist() == base["x"].tolist()  # existing rows keep their labels
+
+
+@pytest.mark.parametrize("max_transitions", [1, 2, 3])
+def test_every_transition_in_an_over_full_window_violates(max_transitions: int) -> None:
+    """Against a brute force: a transition violates when some window of length ``horizon`` holding it
+    holds more than ``max_transitions`` transitions of its identifier (censored ends do not count)."""
+    rng = np.random.default_rng(max_transitions)
+    for _ in range(30):
+        rows = [(k, t) for k in range(3) for t in range(30) if rng.random() < 0.6]
+        df = pd.DataFrame(rows, columns=["id", "time"])
+        tc = TransitionConsistency(max_transitions=max_transitions, horizon=3, period=1)
+        a = tc.analyse(df)
+        lo, hi = df["time"].min(), df["time"].max()
+        trans = [(c, t, t > lo) for c, t in zip(a["seg_code"], a["seg_start"], strict=True)]
+        trans += [(c, e + 1, e < hi) for c, e in zip(a["seg_code"], a["seg_end"], strict=True)]
+        expected = []
+        for c, t, real in trans:
+            windows = [(w, w + 3) for c2, w, r2 in trans if c2 == c and r2 and w <= t <= w + 3]
+            over = any(
+                sum(1 for c2, u, r2 in trans if c2 == c and r2 and w0 <= u <= w1) > max_transitions
+                for w0, w1 in windows
+            )
+            expected.append(bool(real and over))
+        got = np.r_[a["bad_start"], a["bad_end"]].tolist()
+        assert got == expected

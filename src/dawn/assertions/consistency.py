@@ -170,13 +170,16 @@ class TransitionConsistency(Assertion):
         key = tc * span + (tt - lo_t) / unit
         cum = np.r_[0, np.cumsum(real)]
         h = self.horizon / unit
-        left = np.searchsorted(key, key - h, side="left")
         right = np.searchsorted(key, key + h, side="right")
-        # a transition violates when some window of length T containing it holds more than M: check
-        # the window starting at it and the one ending at it
+        # a transition violates when some window of length T containing it holds more than M; any such
+        # window can slide right until it starts at a transition, so it is enough to mark every
+        # transition inside each over-full window that starts at a transition (a difference array)
         fwd = cum[right] - cum[np.arange(len(key))]
-        bwd = cum[np.arange(len(key)) + 1] - cum[left]
-        bad_sorted = real & ((fwd > self.max_transitions) | (bwd > self.max_transitions))
+        over = np.flatnonzero(fwd > self.max_transitions)
+        cover = np.zeros(len(key) + 1, dtype=np.int64)
+        np.add.at(cover, over, 1)
+        np.add.at(cover, right[over], -1)
+        bad_sorted = real & (np.cumsum(cover)[: len(key)] > 0)
         bad = np.empty_like(bad_sorted)
         bad[o] = bad_sorted
         n_seg = len(appear)
