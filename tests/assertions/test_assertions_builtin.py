@@ -346,3 +346,43 @@ def test_multibox_needs_three_boxes_that_all_overlap_each_other() -> None:
     r = MultiBox().check(four)
     assert r.severity.tolist() == [1.0]
     assert sorted(r.corrections["row"].tolist()) == [0, 1]  # keep the best-scoring box of the group (row 3)
+
+
+@pytest.mark.parametrize("which", ["class_flip", "transitions"])
+def test_streaming_row_level_assertions_match_the_batch_on_random_streams(which: str) -> None:
+    """ClassFlip and TransitionConsistency report rows, not frames: the stream emits each row's verdict
+    by its time, under the label the row had in its batch (shuffled, non-default labels here)."""
+    from dawn.assertions import TransitionConsistency
+
+    rng = np.random.default_rng(7)
+    n_fired = 0
+    for _ in range(30):
+        rows = []
+        for k in range(3):
+            cls = "car"
+            for f in range(40):
+                if rng.random() < 0.15:
+                    continue
+                if rng.random() < 0.15:
+                    cls = str(rng.choice(["car", "truck", "bus"]))
+                rows.append((k, f, cls))
+        df = pd.DataFrame(rows, columns=["track", "frame", "cls"]).sort_values("frame", kind="stable")
+        df.index = rng.permutation(len(df)) + 1000
+        inner = (
+            ClassFlip(max_run=3)
+            if which == "class_flip"
+            else TransitionConsistency(id_col="track", time_col="frame", horizon=3, period=1)
+        )
+        full = inner.check(df)
+        stream = Streaming(inner, time_col="frame")
+        got: list[int] = []
+        lo = 0
+        for cut in [*np.sort(rng.choice(np.arange(1, 40), 6, replace=False)).tolist(), 40]:
+            r = stream.update(df[(df["frame"] >= lo) & (df["frame"] < cut)], last_time=cut - 1)
+            got += r.ids[r.fired].tolist()
+            lo = cut
+        r = stream.flush()
+        got += r.ids[r.fired].tolist()
+        assert sorted(got) == sorted(full.ids[full.fired].tolist())
+        n_fired += len(got)
+    assert n_fired > 30

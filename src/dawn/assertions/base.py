@@ -145,10 +145,14 @@ class Streaming:
     emits the rest at the end of the stream. Batches must arrive in time order; rows out of order
     *within* a batch are fine.
 
+    The inner assertion's ids may be time values (flicker, appear and multibox report frames) or its
+    input's row labels (class flip, transition consistency): then each verdict is emitted by its row's
+    time and carries the row's label in the batch it came in.
+
     Parameters
     ----------
     inner : Assertion
-        A batch assertion whose ids are time values (e.g. frame numbers).
+        A batch assertion with ``window`` and ``lookahead`` (in time units).
     time_col : str
         The column holding time.
     """
@@ -157,7 +161,10 @@ class Streaming:
         self.inner = inner
         self.time_col = time_col
         self.name = inner.name
+        # buffered rows, indexed by their number in the stream (a batch's own labels may repeat)
         self._buffer: pd.DataFrame | None = None
+        self._labels: dict[int, Any] = {}  # stream row number -> the row's label in its batch
+        self._next_row = 0
         # the stream's first row, kept once the buffer has moved past it: assertions that never flag
         # what the start of their input may have cut off (appear) must still see where the stream began
         self._first_row: pd.DataFrame | None = None
@@ -179,14 +186,19 @@ class Streaming:
                 "send batches in time order, or check the whole batch with the assertion itself",
             )
         self._last_time = max(self._last_time, batch_last)
-        buf = batch if self._buffer is None else pd.concat([self._buffer, batch], ignore_index=True)
+        numbered = batch.set_axis(pd.RangeIndex(self._next_row, self._next_row + len(batch)), axis=0)
+        self._labels.update(zip(numbered.index.tolist(), batch.index.tolist(), strict=True))
+        self._next_row += len(batch)
+        buf = numbered if self._buffer is None else pd.concat([self._buffer, numbered])
         final_upto = self._last_time - self.inner.lookahead
         res = self._emit(buf, final_upto)
         keep_from = final_upto - self.inner.window - self.inner.lookahead
         times = buf[self.time_col].to_numpy()
         if self._first_row is None and len(buf) and (times <= keep_from).any():
             self._first_row = buf.iloc[[int(np.argmin(times))]]
-        self._buffer = buf[times > keep_from].reset_index(drop=True)
+        for k in buf.index[times <= keep_from].tolist():  # their verdicts are out: forget their labels
+            self._labels.pop(k, None)
+        self._buffer = buf[times > keep_from]
         return res
 
     def flush(self) -> AssertionResult:
@@ -195,17 +207,46 @@ class Streaming:
             return AssertionResult(np.array([]), np.array([]))
         res = self._emit(self._buffer, self._last_time)
         self._buffer = None
+        self._labels.clear()
         return res
 
     def _emit(self, buf: pd.DataFrame, final_upto: float) -> AssertionResult:
         if self._first_row is not None:  # long emitted, and beyond every window: only marks the start
-            buf = pd.concat([self._first_row, buf], ignore_index=True)
+            buf = pd.concat([self._first_row, buf])
         r = self.inner.check(buf)
-        ids = r.ids.astype(np.float64) if r.ids.size else r.ids
-        m = (ids > self._emitted_upto) & (ids <= final_upto) if r.ids.size else np.zeros(0, bool)
+        lo = self._emitted_upto
+        self._emitted_upto = max(self._emitted_upto, final_upto)
+        by_row = len(r.ids) == len(buf) and np.array_equal(r.ids, buf.index.to_numpy())
+        if by_row:  # ids are the buffer's row numbers: a verdict is due by its row's time
+            when = buf[self.time_col].to_numpy(dtype=np.float64)
+            ids = np.array([self._labels.get(k, k) for k in r.ids.tolist()], dtype=object)
+        else:  # ids are time values
+            when = r.ids.astype(np.float64) if r.ids.size else np.zeros(0)
+            ids = r.ids
+        m = (when > lo) & (when <= final_upto)
         corr = r.corrections
         if corr is not None and len(corr):
+            corr = self._due_corrections(corr, buf, by_row, lo, final_upto)
+        out_ids = ids[m]
+        if by_row and len(out_ids) and all(isinstance(v, int | np.integer) for v in out_ids):
+            out_ids = out_ids.astype(np.int64)
+        return AssertionResult(out_ids, r.severity[m], corr)
+
+    def _due_corrections(
+        self, corr: pd.DataFrame, buf: pd.DataFrame, by_row: bool, lo: float, hi: float
+    ) -> pd.DataFrame:
+        """The corrections whose time is in ``(lo, hi]``, row numbers turned back into batch labels."""
+        if not by_row:
             cid = corr["id"].to_numpy(dtype=np.float64)
-            corr = corr[(cid > self._emitted_upto) & (cid <= final_upto)].reset_index(drop=True)
-        self._emitted_upto = max(self._emitted_upto, final_upto)
-        return AssertionResult(r.ids[m], r.severity[m], corr)
+            return corr[(cid > lo) & (cid <= hi)].reset_index(drop=True)
+        time_of = buf[self.time_col]
+        row = corr["id"]
+        known = row.isin(buf.index)
+        # a correction of an existing row is due by that row's time; an added row by its own time
+        own = corr[self.time_col] if self.time_col in corr.columns else pd.Series(np.nan, index=corr.index)
+        when = np.where(known, time_of.reindex(row.where(known)).to_numpy(dtype=np.float64), own)
+        out = corr[(when > lo) & (when <= hi)].copy()
+        out["id"] = [
+            self._labels.get(k, k) if ok else k for k, ok in zip(out["id"], known[out.index], strict=True)
+        ]
+        return out.reset_index(drop=True)
