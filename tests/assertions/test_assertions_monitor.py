@@ -135,6 +135,13 @@ def test_report_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "range" in capsys.readouterr().out
     html = (tmp_path / "html" / "index.html").read_text()
     assert "Model assertion firings" in html and "Firings over time" in html
+    # --top reaches the HTML report too: no high-confidence firing is listed with --top 0
+    assert main(["assertions", "report", str(path), "--top", "0", "--html", str(tmp_path / "html0")]) == 0
+    capsys.readouterr()
+    section = json.loads((tmp_path / "html0" / "report.json").read_text())["sections"][0]
+    assert section["tables"]["high-confidence firings"] == [] and section["data"]["high_confidence"] == []
+    section = json.loads((tmp_path / "html" / "report.json").read_text())["sections"][0]
+    assert [r["input_id"] for r in section["data"]["high_confidence"]] == ["2"]  # the default --top 20
     assert main(["assertions", "report", str(tmp_path / "none.sqlite")]) == 2
     assert "no event store" in capsys.readouterr().err
 
