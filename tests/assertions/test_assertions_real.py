@@ -151,3 +151,20 @@ def test_flights_carrier_model_does_not_diverge_on_a_few_thousand_flights() -> N
     model = flights_model().fit(X.iloc[idx], y[idx])
     # without the L2 penalty this fit diverged to 0.18 training accuracy
     assert (model.predict(X.iloc[idx]) == y[idx]).mean() > 0.8
+
+
+def test_confident_errors_count_each_error_once() -> None:
+    """Two assertions finding the same missed person (same frame, overlapping boxes) is one error;
+    it is confident if either saw it so."""
+    from dawn.assertions.experiments.video import _distinct_errors
+
+    box = np.array([[10.0, 10.0, 50.0, 110.0]])
+    flicker = (np.array([3]), box, np.array([False]), np.array([True]))
+    agreement = (
+        np.array([3, 3, 4]),
+        np.r_[box + 2.0, [[200.0, 10.0, 240.0, 110.0]], box],  # the same person, another one, next frame
+        np.array([True, False, False]),
+        np.array([False, False, False]),
+    )
+    assert _distinct_errors([flicker, agreement], 0.4) == (3, 1, 1)
+    assert _distinct_errors([flicker], 0.4) == (1, 0, 1)

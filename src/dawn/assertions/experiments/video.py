@@ -163,12 +163,16 @@ def evaluate(
         "frames": int(fast["frame"].nunique()),
     }
     per: dict[str, dict[str, float]] = {}
+    # the real errors that are boxes (frame, box, confident, frame-confident), to count each once
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
 
     fl = Flicker().check(fast).corrections
     if fl is not None and len(fl):
         real = _match_any(fl[BOX].to_numpy(), fl["frame"].to_numpy(), ref, iou_threshold)
         conf = fl["score"].to_numpy() >= q75
         per["flicker"] = _prec(real, conf, frame_conf(fl["frame"].to_numpy()))
+        found.append((fl["frame"].to_numpy()[real], fl[BOX].to_numpy()[real], conf[real],
+                      frame_conf(fl["frame"].to_numpy())[real]))  # fmt: skip
 
     ap = Appear().check(fast).corrections
     if ap is not None and len(ap):
@@ -178,6 +182,7 @@ def evaluate(
         for d in (-2, -1, 1, 2):  # the reference sees it nearby while the fast detector does not
             missed |= _match_any(b, f + d, ref, iou_threshold) & ~_match_any(b, f + d, fast, iou_threshold)
         real = fp | missed
+        found.append((f[real], b[real], ap["score"].to_numpy()[real] >= q75, frame_conf(f)[real]))
         per["appear"] = {
             **_prec(real, ap["score"].to_numpy() >= q75, frame_conf(f)),
             "false_positive": int(fp.sum()),
@@ -218,14 +223,42 @@ def evaluate(
                         m = iou(b[k][None, :], g[BOX].to_numpy())[0] >= 0.3
                         near[k] = max(near[k], g["score"].to_numpy()[m].max(initial=0.0))
             per["agreement"] = _prec(real, near >= q75, frame_conf(f))
+            found.append((f[real], b[real], (near >= q75)[real], frame_conf(f)[real]))
     out["per_assertion"] = per
-    tot_real = sum(v["real_errors"] for v in per.values())
-    tot_conf = sum(v["confident_errors"] for v in per.values())
-    out["confident_error_share"] = tot_conf / tot_real if tot_real else float("nan")
-    tot_fconf = sum(v["frame_confident_errors"] for v in per.values())
-    out["frame_confident_error_share"] = tot_fconf / tot_real if tot_real else float("nan")
+    # each real error once: assertions often find the same missed person (flicker and agreement);
+    # multibox's errors are groups, not boxes, and count as their own
+    n_box, n_conf, n_fconf = _distinct_errors(found, iou_threshold)
+    mbx = per.get("multibox", {})
+    tot_real = n_box + int(mbx.get("real_errors", 0))
+    out["distinct_real_errors"] = tot_real
+    out["confident_error_share"] = (
+        (n_conf + int(mbx.get("confident_errors", 0))) / tot_real if tot_real else float("nan")
+    )
+    out["frame_confident_error_share"] = (
+        (n_fconf + int(mbx.get("frame_confident_errors", 0))) / tot_real if tot_real else float("nan")
+    )
     out["score_q75_frame"] = q75_frame
     return out
+
+
+def _distinct_errors(
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]], thr: float
+) -> tuple[int, int, int]:
+    """(errors, confident, frame-confident) counting once the boxes of one frame that overlap at IoU
+    >= ``thr`` (an error is confident if any assertion that found it saw it so)."""
+    from dawn.assertions.detection import iou
+
+    kept: dict[int, list[list]] = {}  # frame -> [[box, confident, frame_confident], ...]
+    for frames, boxes, conf, fconf in found:
+        for fr, b, c, fc in zip(frames.tolist(), boxes, conf.tolist(), fconf.tolist(), strict=True):
+            same = kept.setdefault(int(fr), [])
+            hit = next((e for e in same if iou(b[None, :], e[0][None, :])[0, 0] >= thr), None)
+            if hit is None:
+                same.append([np.asarray(b, dtype=np.float64), bool(c), bool(fc)])
+            else:
+                hit[1], hit[2] = hit[1] or bool(c), hit[2] or bool(fc)
+    errors = [e for es in kept.values() for e in es]
+    return len(errors), sum(e[1] for e in errors), sum(e[2] for e in errors)
 
 
 def _prec(real: np.ndarray, conf: np.ndarray, fconf: np.ndarray) -> dict[str, float]:
