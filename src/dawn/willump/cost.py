@@ -50,10 +50,18 @@ class Costs:
         """
         table = self.single if single else self.batch
         stages = self.stage_single if single else self.stage_batch
-        groups = tuple(sorted(n for n in names if n != "model"))
-        if joint and groups in stages:
-            return float(stages[groups] + sum(table[n] for n in names if n == "model"))
+        key = self._joint_key(names, stages, joint)
+        if key is not None:
+            return float(stages[key] + sum(table[n] for n in names if n == "model"))
         return float(sum(table[n] for n in names))
+
+    @staticmethod
+    def _joint_key(
+        names: list[str], stages: dict[tuple[str, ...], float], joint: bool
+    ) -> tuple[str, ...] | None:
+        """The key of the groups of ``names`` in ``stages`` when they were timed together (and ``joint``)."""
+        groups = tuple(sorted(n for n in names if n != "model"))
+        return groups if joint and groups in stages else None
 
     def call(self, names: list[str], rows: float, *, joint: bool = True) -> float:
         """Seconds of one batch call of ``names`` (groups, and ``"model"``) on ``rows`` rows.
@@ -63,8 +71,8 @@ class Costs:
         checks): on the credit workload a join takes 0.59 ms on 63 rows and 0.77 ms on 3,000, so
         the few rows a cascade sends on cost far more than their share of a 3,000-row batch.
         """
-        groups = tuple(sorted(n for n in names if n != "model"))
-        parts: list[Any] = [groups] if joint and groups in self.stage_batch else list(groups)
+        key = self._joint_key(names, self.stage_batch, joint)
+        parts: list[Any] = [key] if key is not None else sorted(n for n in names if n != "model")
         parts += [n for n in names if n == "model"]
         total = 0.0
         for part in parts:
