@@ -166,13 +166,19 @@ def evaluate(
     # the real errors that are boxes (frame, box, confident, frame-confident), to count each once
     found: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
 
+    def record(
+        name: str, frames: np.ndarray, boxes: np.ndarray, real: np.ndarray, conf: np.ndarray
+    ) -> dict[str, float]:
+        """An assertion's precision and confident errors; its real errors kept to count them once."""
+        fconf = frame_conf(frames)
+        found.append((frames[real], boxes[real], conf[real], fconf[real]))
+        per[name] = _prec(real, conf, fconf)
+        return per[name]
+
     fl = Flicker().check(fast).corrections
     if fl is not None and len(fl):
         real = _match_any(fl[BOX].to_numpy(), fl["frame"].to_numpy(), ref, iou_threshold)
-        conf = fl["score"].to_numpy() >= q75
-        per["flicker"] = _prec(real, conf, frame_conf(fl["frame"].to_numpy()))
-        found.append((fl["frame"].to_numpy()[real], fl[BOX].to_numpy()[real], conf[real],
-                      frame_conf(fl["frame"].to_numpy())[real]))  # fmt: skip
+        record("flicker", fl["frame"].to_numpy(), fl[BOX].to_numpy(), real, fl["score"].to_numpy() >= q75)
 
     ap = Appear().check(fast).corrections
     if ap is not None and len(ap):
@@ -182,9 +188,8 @@ def evaluate(
         for d in (-2, -1, 1, 2):  # the reference sees it nearby while the fast detector does not
             missed |= _match_any(b, f + d, ref, iou_threshold) & ~_match_any(b, f + d, fast, iou_threshold)
         real = fp | missed
-        found.append((f[real], b[real], ap["score"].to_numpy()[real] >= q75, frame_conf(f)[real]))
         per["appear"] = {
-            **_prec(real, ap["score"].to_numpy() >= q75, frame_conf(f)),
+            **record("appear", f, b, real, ap["score"].to_numpy() >= q75),
             "false_positive": int(fp.sum()),
             "missed_nearby": int((missed & ~fp).sum()),
         }
@@ -222,8 +227,7 @@ def evaluate(
                     if g is not None and len(g):
                         m = iou(b[k][None, :], g[BOX].to_numpy())[0] >= 0.3
                         near[k] = max(near[k], g["score"].to_numpy()[m].max(initial=0.0))
-            per["agreement"] = _prec(real, near >= q75, frame_conf(f))
-            found.append((f[real], b[real], (near >= q75)[real], frame_conf(f)[real]))
+            record("agreement", f, b, real, near >= q75)
     out["per_assertion"] = per
     # each real error once: assertions often find the same missed person (flicker and agreement);
     # multibox's errors are groups, not boxes, and count as their own
