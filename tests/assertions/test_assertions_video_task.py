@@ -148,6 +148,29 @@ def test_run_task_paired_noise_check_on_a_synthetic_task() -> None:
     assert r["strategies"]["bal"]["curve_labels"][:3] == [6, 10, 14]
 
 
+def test_noise_assertion_is_redrawn_each_round_so_bal_can_reward_it_by_chance() -> None:
+    from dawn.assertions.active import BAL, PoolScores
+
+    task = _blobs_task(seed=3, shift=1.5, assertion="near_boundary")
+    task.noise, task.seed = True, 7
+    model = task.fit(np.arange(40))
+    draws = [task.scores(model).severity[:, 1] for _ in range(12)]
+    assert task.round == 12
+    assert not np.array_equal(draws[0] > 0, draws[1] > 0)  # a fresh draw every round
+    assert all(0.03 < (d > 0).mean() < 0.2 for d in draws)
+    task.round = 0  # the same seed and round give the same draw (the paired check relies on it)
+    assert np.array_equal(task.scores(model).severity[:, 1], draws[0])
+    # BAL sees the noise arm's rate fall by chance in some round and gives it a positive reward there
+    bal = BAL()
+    rewards = []
+    for d in draws:
+        sev = np.c_[np.zeros(len(d)), d]
+        bal.observe(PoolScores(np.arange(len(d)), sev, None, ["never", "noise"]))
+        if bal.rewards_ is not None:
+            rewards.append(bal.rewards_[1])
+    assert max(rewards) > bal.min_gain and min(rewards) < 0
+
+
 def test_oracle_control_flags_exactly_the_models_errors_and_is_reported() -> None:
     from dawn.assertions.experiments import active_learning as al
 

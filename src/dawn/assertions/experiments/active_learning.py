@@ -43,7 +43,7 @@ def run_curve(task: Task, strategy: str, seed: int, sched: Schedule) -> list[tup
     """(labels, test metric) after each round for one strategy and seed."""
     n = len(task.y_pool)
     rng = np.random.default_rng(seed)
-    task.seed = seed
+    task.seed, task.round = seed, 0
     init = rng.choice(n, size=sched.init, replace=False)
     state: dict[str, Any] = {"model": task.fit(init)}
 

@@ -14,8 +14,8 @@ retrain, and assertions that see only the model's inputs and outputs:
 ``mr-to-tweets`` and ``mr-to-amazon`` (a movie-review model deployed on another domain) are in
 :mod:`dawn.assertions.experiments.shift_task`; the video tasks in :mod:`~.video_task`.
 
-Every task can also carry a ``noise`` assertion that flags random items, to test that BAL ignores a
-useless assertion.
+Every task can also carry a ``noise`` assertion that flags a fresh random 10% of the items each round,
+to test that BAL ignores a useless assertion even when its firing rate drops by chance.
 """
 
 from __future__ import annotations
@@ -28,7 +28,18 @@ import numpy as np
 from dawn.assertions.active import PoolScores
 from dawn.assertions.builtin import Agreement
 
-__all__ = ["DigitsTask", "SentenceTask", "Task", "load_task"]
+__all__ = ["DigitsTask", "SentenceTask", "Task", "load_task", "noise_severity"]
+
+
+def noise_severity(n: int, seed: int, round_: int, rate: float = 0.1) -> np.ndarray:
+    """A useless assertion's severities over ``n`` items: a random ``rate`` of them, random severities.
+
+    Redrawn every round (``round_``), so the share it flags moves by chance from round to round and
+    BAL's reward for it (the relative drop in firings) is sometimes positive: the check is that BAL
+    does not waste labels on it, not only that a constant arm earns nothing.
+    """
+    rng = np.random.default_rng([seed, 991, round_])
+    return (rng.random(n) < rate) * rng.random(n)
 
 
 @dataclass
@@ -38,6 +49,8 @@ class Task:
     name: str = "task"
     seed: int = 0
     noise: bool = False
+    #: how many times :meth:`scores` has run since the loop set ``seed`` (one per round)
+    round: int = 0
     #: a control, not an assertion: replace the task's assertions by one that flags exactly the
     #: model's errors (severity: the model's confidence), to see what perfect error-finding gives
     oracle: bool = False
@@ -55,11 +68,10 @@ class Task:
 
     def scores(self, model: Any) -> PoolScores:
         sev, names = self.oracle_severity(model) if self.oracle else self.assertion_severity(model)
-        if self.noise:  # a useless assertion: random 10% of the pool, random severities, fixed per seed
-            rng = np.random.default_rng(self.seed + 991)
-            flag = rng.random(len(self.y_pool)) < 0.1
-            sev = np.c_[sev, flag * rng.random(len(self.y_pool))]
+        if self.noise:  # a useless assertion: a fresh random 10% of the pool each round
+            sev = np.c_[sev, noise_severity(len(self.y_pool), self.seed, self.round)]
             names = [*names, "noise"]
+        self.round += 1
         proba = self.proba(model, self.X_pool)
         return PoolScores(np.arange(len(self.y_pool)), sev, proba, names, proba.argmax(axis=1))
 

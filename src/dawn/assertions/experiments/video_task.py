@@ -30,7 +30,7 @@ import pandas as pd
 
 from dawn.assertions.active import PoolScores
 from dawn.assertions.detection import BOX, iou
-from dawn.assertions.experiments.tasks import Task, _fit_or_constant
+from dawn.assertions.experiments.tasks import Task, _fit_or_constant, noise_severity
 from dawn.core.logging import get_logger
 
 log = get_logger(__name__)
@@ -244,10 +244,10 @@ class VideoFrameTask(VideoTask):
         sev = np.stack(
             [np.bincount(self._fpos, weights=sev_p[:, k], minlength=n) for k in range(len(names))], 1
         )
-        if self.noise:  # a useless assertion: random 10% of frames, random severities, fixed per seed
-            rng = np.random.default_rng(self.seed + 991)
-            sev = np.c_[sev, (rng.random(n) < 0.1) * rng.random(n)]
+        if self.noise:  # a useless assertion: a fresh random 10% of the frames each round
+            sev = np.c_[sev, noise_severity(n, self.seed, self.round)]
             names = [*names, "noise"]
+        self.round += 1
         if self.uncertainty == "detections":
             conf = np.ones(n)  # no detection: nothing to be unsure about
             det = p > 0.5
