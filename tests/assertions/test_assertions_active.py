@@ -57,7 +57,7 @@ def test_bal_first_round_even_and_no_double_counting() -> None:
 
 
 def test_bal_budget_follows_reward_then_falls_back() -> None:
-    bal = BAL(min_gain=0.01)
+    bal = BAL(min_gain=0.01, persistence=False)  # the paper's raw rule: the relative drop in firings
     sev = np.zeros((100, 2))
     sev[:40, 0] = 1
     sev[40:80, 1] = 1
@@ -72,6 +72,39 @@ def test_bal_budget_follows_reward_then_falls_back() -> None:
     bal.observe(pool2)  # no change at all: every reward is 0 -> fall back to margin
     sel = bal.select(pool2, 5, np.ones(100, bool), np.random.default_rng(0))
     assert sorted(sel.tolist()) == [0, 1, 2, 3, 4]  # the smallest-margin items
+
+
+def test_flag_persistence_is_zero_for_random_flags_and_high_for_a_real_assertion() -> None:
+    from dawn.assertions.active import flag_persistence
+
+    rng = np.random.default_rng(0)
+    random_before, random_now = rng.random((5000, 1)) < 0.1, rng.random((5000, 1)) < 0.1
+    assert flag_persistence(random_before, random_now)[0] < 0.05
+    before = np.zeros((1000, 3), bool)
+    before[:300, 0] = True
+    now = np.zeros((1000, 3), bool)
+    now[:200, 0] = True  # the model fixed a third of what it flagged; the rest is still flagged
+    now[:, 1] = True  # flags everything now: nothing left to predict
+    got = flag_persistence(before, now)  # column 2 flagged nothing before: nothing to judge
+    assert got[0] == pytest.approx((200 / 300 - 0.2) / 0.8) and got[1] == 1.0 and got[2] == 1.0
+
+
+def test_bal_gives_a_randomly_firing_assertion_no_budget_by_chance() -> None:
+    n = 2000
+    rng = np.random.default_rng(0)
+    paid = {}
+    for persistence in (True, False):
+        bal = BAL(persistence=persistence)
+        real = np.zeros(n, bool)
+        real[:800] = True
+        paid[persistence] = 0
+        for _ in range(45):
+            real[np.flatnonzero(real)[:16]] = False  # the real assertion fires less each round
+            bal.observe(_pool(np.c_[real, rng.random(n) < 0.10]))
+            if bal.rewards_ is not None:
+                paid[persistence] += bool(bal.rewards_[1] > bal.min_gain)
+                assert bal.rewards_[0] > bal.min_gain  # the real one keeps earning
+    assert paid[True] <= 3 and paid[False] >= 12  # the paper's raw rule pays noise about half the time
 
 
 def test_bal_passes_a_short_assertions_share_to_the_others_before_falling_back() -> None:

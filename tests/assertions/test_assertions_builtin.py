@@ -386,3 +386,12 @@ def test_streaming_row_level_assertions_match_the_batch_on_random_streams(which:
         assert sorted(got) == sorted(full.ids[full.fired].tolist())
         n_fired += len(got)
     assert n_fired > 30
+
+
+def test_expand_counts_gives_one_entry_per_unit_with_its_owner_and_position() -> None:
+    from dawn.assertions.base import expand_counts
+
+    owner, pos = expand_counts(np.array([2, 0, 3]))
+    assert owner.tolist() == [0, 0, 2, 2, 2] and pos.tolist() == [0, 1, 0, 1, 2]
+    owner, pos = expand_counts(np.zeros(0, dtype=np.int64))
+    assert len(owner) == 0 and len(pos) == 0

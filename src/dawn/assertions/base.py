@@ -116,6 +116,17 @@ class FunctionAssertion(Assertion):
         return AssertionResult(ids, sev, corrections)
 
 
+def expand_counts(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One entry per unit of ``counts``: (which count it belongs to, its 0-based position in it).
+
+    ``expand_counts([2, 0, 3])`` is ``([0, 0, 2, 2, 2], [0, 1, 0, 1, 2])``: the vectorised form of
+    "one row per missing frame of each gap" or "one pair per box in the same frame".
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    owner = np.repeat(np.arange(len(counts)), counts)
+    return owner, np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
+
+
 def assertion(fn: Callable[..., Any] | None = None, *, name: str | None = None) -> Any:
     """Decorator: ``@assertion`` turns a vectorised function into a :class:`FunctionAssertion`."""
     if fn is None:

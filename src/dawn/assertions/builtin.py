@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from dawn.assertions.base import Assertion, AssertionResult
+from dawn.assertions.base import Assertion, AssertionResult, expand_counts
 from dawn.assertions.detection import BOX, as_detections, iou
 from dawn.assertions.detection import track as run_tracker
 from dawn.core.errors import DawnError
@@ -69,8 +69,8 @@ class Flicker(Assertion):
         missing = t[1:] - t[:-1] - 1
         hit = np.flatnonzero((c[1:] == c[:-1]) & (missing >= 1) & (missing <= self.max_gap))
         prev, nxt, n_missing = order[hit], order[hit + 1], missing[hit]
-        step = np.repeat(np.arange(len(hit)), n_missing)  # one row per missing frame
-        k = np.arange(len(step)) - np.repeat(np.cumsum(n_missing) - n_missing, n_missing) + 1
+        step, k = expand_counts(n_missing)  # one row per missing frame
+        k = k + 1
         w = (k / (n_missing[step] + 1))[:, None]
         cols = [*BOX, "score"]
         a, b = det[cols].to_numpy()[prev[step]], det[cols].to_numpy()[nxt[step]]
@@ -165,8 +165,8 @@ class MultiBox(Assertion):
         starts = np.searchsorted(fs, fs, side="left")
         ends = np.searchsorted(fs, fs, side="right")
         cnt = ends - starts
-        i_rep = np.repeat(np.arange(len(fs)), cnt)
-        j = starts[i_rep] + (np.arange(len(i_rep)) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+        i_rep, offset = expand_counts(cnt)
+        j = starts[i_rep] + offset
         keep = i_rep != j
         i_rep, j = i_rep[keep], j[keep]
         b = det[BOX].to_numpy()[order]

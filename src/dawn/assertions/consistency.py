@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from dawn.assertions.base import Assertion, AssertionResult
+from dawn.assertions.base import Assertion, AssertionResult, expand_counts
 from dawn.core.errors import DawnError
 
 __all__ = ["AttributeConsistency", "Consistency", "TransitionConsistency"]
@@ -228,8 +228,8 @@ class TransitionConsistency(Assertion):
             p1 = a["order"][a["first_pos"][js]]
             t0, t1 = a["seg_end"][js - 1], a["seg_start"][js]
             k = np.maximum(np.rint((t1 - t0) / period).astype(np.int64) - 1, 0)  # missing steps per gap
-            rep = np.repeat(np.arange(len(js)), k)
-            step = np.arange(len(rep)) - np.repeat(np.cumsum(k) - k, k) + 1
+            rep, step = expand_counts(k)
+            step = step + 1
             ts = t0[rep] + step * period
             w = (ts - t0[rep]) / (t1 - t0)[rep]
             d: dict[str, object] = {
