@@ -21,6 +21,10 @@ def test_quick_bench_writes_the_issue_fields(tmp_path) -> None:
     assert e["metric_name"] == "accuracy" and 0.5 < e["metric_full"] < 1
     # The certified cascade (if any) keeps the test accuracy within a whisker of the full model's.
     assert e["metric_full"] - e["metric_optimized"] <= 0.02
+    # the test split served once, its early answers counted against calibration
+    served = e["serving"]
+    assert served["rows"] == (e["topk_n"] if e["cascade"] is not None else 0)
+    assert served["calibration_share"] == (None if e["cascade"] is None else e["cascade"]["accept_rate"])
     assert "credit" in format_table(entries)
 
 

@@ -120,6 +120,37 @@ def test_measured_speedup_is_recorded_and_slow_cascades_dropped(binary_data) -> 
     assert (opt.cascade_ is None) == ("dropped_cascade" in info)
 
 
+def test_serving_report_flags_inputs_that_no_longer_look_like_the_calibration_rows(fitted, tmp_path) -> None:
+    _, opt, X, _ = fitted
+    opt.stats_.reset()
+    opt.predict(X)  # rows like the calibration rows: the early share matches
+    plan = opt.cascade_
+    p = plan.small.predict_proba(opt.pipeline.compute(X, plan.cheap)["cheap"])
+    r = opt.serving_report()["batch"]
+    assert r["rows"] == len(X) and r["early"] == int((p.max(axis=1) >= plan.threshold).sum())
+    assert abs(r["early_share"] - opt.cascade_.accept_rate) < 0.05
+    assert not r["shift_suspected"] and r["p_value"] > 1e-3
+    for i in range(20):
+        opt.predict_one(X[i : i + 1])
+    single = opt.serving_report()["single"]
+    assert single["rows"] == 20 and not single["shift_suspected"]  # too few rows to judge
+    shifted = X.copy()
+    shifted[:, 0] *= 0.1  # the cheap group's strongest feature loses its scale: the small model hesitates
+    opt.stats_.reset()
+    opt.predict(shifted)
+    r = opt.serving_report()["batch"]
+    assert r["early_share"] < opt.cascade_.accept_rate - 0.2
+    assert r["shift_suspected"] and r["p_value"] < 1e-6
+    back = OptimizedPipeline.load(opt.save(tmp_path / "served.willump"))
+    assert back.serving_report()["batch"]["rows"] == len(X)  # the counts travel; the lock is new
+    back.predict(X[:10])
+    assert back.serving_report()["batch"]["rows"] == len(X) + 10
+    from dawn.willump.explain import format_plan
+
+    assert "served (batch): 1510 rows" in format_plan(back.explain())
+    opt.stats_.reset()
+
+
 def test_save_load_roundtrip(fitted, tmp_path) -> None:
     _, opt, X, _ = fitted
     opt.pipeline.features["extra_lambda"] = None  # lambdas and module functions must both pickle

@@ -100,6 +100,19 @@ def test_remote_groups_run_concurrently_with_local_ones() -> None:
     assert elapsed < 0.39  # both 0.2 s groups overlapped (in sequence they take >= 0.4 s)
 
 
+def test_close_stops_the_worker_threads_and_the_pipeline_still_answers() -> None:
+    remote = _SlowRemote()
+    with Pipeline({"local": lambda X: X[:, 1:], "remote": remote}, LogisticRegression()) as pipe:
+        pipe.transform(np.ones((4, 3)))
+        pool = pipe._pool
+        assert pool is not None and any(t.name.startswith("willump") for t in threading.enumerate())
+    assert pipe._pool is None
+    assert not any(t.is_alive() for t in pool._threads)  # joined, not left waiting for work
+    assert pipe.transform(np.ones((4, 3))).shape == (4, 3)  # a new pool on the next use
+    pipe.close()
+    pipe.close()  # idempotent
+
+
 def test_costs_use_a_measured_joint_cost_and_otherwise_the_sum() -> None:
     from dawn.willump.cost import Costs
 

@@ -58,9 +58,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     import json
+    from pathlib import Path
 
     from dawn.core.errors import DawnError
-    from dawn.willump.bench import format_table, run_bench
+    from dawn.willump.bench import format_shift, format_table, run_bench
     from dawn.willump.workloads import FULL_WORKLOADS
 
     names = tuple(s.strip() for s in args.workloads.split(",")) if args.workloads else None
@@ -81,6 +82,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(json.dumps(to_jsonable(entries), indent=2))
     else:
         print(format_table(entries))
+        doc = json.loads((Path(args.out) / "willump.json").read_text())
+        if doc.get("shift"):
+            print(format_shift(doc["shift"]))
         print(f"results: {args.out}/willump.json")
     return 0
 

@@ -14,6 +14,11 @@ Example
 >>> opt.predict(X), opt.predict_one(x), opt.top_k(X, 100)                    # doctest: +SKIP
 >>> print(opt.explain()["cascade"]["bound"]); opt.save("clf.willump")        # doctest: +SKIP
 
+The bound holds for inputs drawn like the calibration rows; while serving, the share of rows answered
+early is tested against calibration every 2,000 rows, and a shift warns or (``opt.set_shift_policy(
+"full")``) hands the rows to the full pipeline; ``opt.serving_report()`` shows the counts
+(:mod:`dawn.willump.serving`).
+
 ``mode="willump"`` applies the original's heuristics instead, for comparison; ``dawn willump bench``
 runs the real-data workloads in :mod:`dawn.willump.workloads`.
 """

@@ -88,11 +88,7 @@ def format_plan(plan: dict[str, Any]) -> str:
     if cs is None:
         lines.append("single-row (predict_one): full pipeline")
     else:
-        guarantee = (
-            _no_bound()
-            if plan["mode"] == "willump"
-            else f"certified <= {plan.get('max_loss')} (at this threshold alone {cs['bound']:.4f})"
-        )
+        guarantee = _certified(plan, cs["bound"])
         median = _speedup(", median", cs.get("expected_p50_speedup_single"))
         lines.append(
             f"single-row (predict_one): cheap {cs['cheap_groups']}, threshold {cs['threshold']:.4f}, "
@@ -114,6 +110,14 @@ def format_plan(plan: dict[str, Any]) -> str:
         if "measured_topk_speedup" in plan:
             lines.append(
                 f"       measured top-K speedup on calibration rows {plan['measured_topk_speedup']:.2f}x"
+            )
+    for use, r in (plan.get("serving") or {}).items():
+        if r["rows"] and r["calibration_share"] is not None:  # the early share against calibration
+            flag = "; SHIFT SUSPECTED: recalibrate" if r["shift_suspected"] else ""
+            stopped = " (early answers stopped: full pipeline)" if r["stopped"] else ""
+            lines.append(
+                f"served ({use}): {r['rows']} rows, {r['early_share']:.1%} early against "
+                f"{r['calibration_share']:.1%} on calibration{flag}{stopped}"
             )
     lines.append(f"optimised in {plan.get('optimize_seconds', float('nan')):.1f} s")
     return "\n".join(lines)

@@ -15,9 +15,10 @@ import numpy as np
 
 from dawn.core.errors import DawnError
 from dawn.core.logging import get_logger
-from dawn.willump._blocks import n_rows, take
+from dawn.willump._blocks import n_rows
 from dawn.willump.cascade import build_cascade
 from dawn.willump.cost import measure_costs, permutation_importance
+from dawn.willump.fallback import drop_slower_plans
 from dawn.willump.optimized import OptimizedPipeline
 from dawn.willump.pipeline import Pipeline
 from dawn.willump.topk import build_topk
@@ -372,36 +373,11 @@ def optimize(
         pipeline, cascade, topk, classes=classes, info=info, cascade_single=cascade_single
     )
     opt.record_raw_input(X_val)
-    if measure and cascade is not None:
-        from dawn.core.timing import compare
-
-        Xc = take(
-            X_val, cal_idx[: min(1000, max(100, int(1.0 / max(costs.total(pipeline.group_names), 1e-9))))]
-        )
-        cmp = compare({"full": lambda: pipeline.predict(Xc), "optimized": lambda: opt.predict(Xc)}, repeats=3)
-        info["measured_speedup_batch"] = cmp.speedup("optimized")
-        if cmp.speedup("optimized") < 1.0:  # measured slower: fall back to the full pipeline
-            log.info("cascade measured %.2fx; serving the full pipeline", cmp.speedup("optimized"))
-            info["dropped_cascade"] = opt.explain()["cascade"]
-            opt.cascade_ = None
-            if heuristic:  # the original served one cascade for both uses
-                opt.cascade_single_ = None
-    if measure and topk is not None:
-        from dawn.core.timing import compare
-
-        rows = min(len(cal_idx), max(500, int(2.0 / max(costs.total(pipeline.group_names), 1e-9))))
-        Xq = take(X_val, cal_idx[:rows])
-        kq = max(1, min(rows // 2, round((top_k or 1) * rows / top_k_n)))  # keep the query's K/N
-
-        def full_top() -> np.ndarray:
-            s = pipeline.score(Xq)
-            return np.argpartition(-s, kq - 1)[:kq]
-
-        cmp = compare({"full": full_top, "optimized": lambda: opt.top_k(Xq, kq)}, repeats=3)
-        info["measured_topk_speedup"] = cmp.speedup("optimized")
-        if cmp.speedup("optimized") < 1.0:
-            log.info("top-K filter measured %.2fx; scoring every row instead", cmp.speedup("optimized"))
-            info["dropped_topk"] = opt.explain()["topk"]
-            opt.topk_ = None
+    if measure:
+        drop_slower_plans(
+            opt, X_val, cal_idx, costs.total(pipeline.group_names),
+            top_k=top_k, top_k_n=top_k_n, heuristic=heuristic,
+        )  # fmt: skip
+    opt.stats_.reset()  # the timing above served calibration rows; count only what users send
     info["optimize_seconds"] = time.perf_counter() - t0
     return opt

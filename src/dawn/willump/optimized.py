@@ -18,6 +18,7 @@ from dawn.core.io import atomic_write_bytes
 from dawn.willump._blocks import hstack, n_rows, take
 from dawn.willump.cascade import CascadePlan, describe_model
 from dawn.willump.pipeline import Pipeline
+from dawn.willump.serving import ServingStats
 from dawn.willump.topk import TopKPlan
 
 _MAGIC = b"dawn.willump/1\n"
@@ -49,6 +50,8 @@ class OptimizedPipeline:
         #: the raw input's form, so predict_one reads a Series right (see record_raw_input); None:
         #: not recorded (plans saved before it was), a Series is then taken as one row
         self.raw_input_: dict[str, Any] | None = None
+        #: rows served and answered early since optimisation (or the last reset), per use
+        self.stats_ = ServingStats()
 
     def record_raw_input(self, X: Any) -> None:
         """Note the form of the raw input rows ``X``: a DataFrame (with its column dtypes), a 2-D
@@ -88,12 +91,14 @@ class OptimizedPipeline:
     def _cascade(self, X: Any, *, proba: bool) -> np.ndarray:
         plan = self.cascade_
         pipe = self.pipeline
-        if plan is None:
+        stats = self._serving_stats()
+        if plan is None or not stats.answers_early("batch"):
             return pipe.predict_proba(X) if proba else pipe.predict(X)
         n = n_rows(X)
         cheap = pipe.compute(X, plan.cheap)
         p_small = plan.small.predict_proba(hstack([cheap[g] for g in plan.cheap]))
         accepted = p_small.max(axis=1) >= plan.threshold
+        stats.record("batch", n, int(accepted.sum()), plan.accept_rate)
         rest_idx = np.flatnonzero(~accepted)
         if proba:
             out: np.ndarray = np.empty((n, len(self.classes_)))  # type: ignore[arg-type]
@@ -129,13 +134,15 @@ class OptimizedPipeline:
             x = self._series_input(x)
         if n_rows(x) != 1:
             raise DawnError(f"predict_one got {n_rows(x)} rows", "pass one row, or use predict() for a batch")
-        plan, pipe = self.cascade_single_, self.pipeline
-        if plan is None or pipe.task == "regression":
+        plan, pipe, stats = self.cascade_single_, self.pipeline, self._serving_stats()
+        if plan is None or pipe.task == "regression" or not stats.answers_early("single"):
             return pipe.model.predict(pipe.transform(x))[0]
         cheap = pipe.compute(x, plan.cheap)
         feats = hstack([cheap[g] for g in plan.cheap])
         p = plan.scorer(feats) if plan.scorer is not None else plan.small.predict_proba(feats)[0]
-        if p.max() >= plan.threshold:
+        early = bool(p.max() >= plan.threshold)
+        stats.record("single", 1, int(early), plan.accept_rate)
+        if early:
             return plan.small.classes_[int(p.argmax())]
         blocks = pipe.compute(x, [g for g in pipe.group_names if g not in plan.cheap])
         blocks.update(cheap)
@@ -172,6 +179,33 @@ class OptimizedPipeline:
         return np.asarray(kept[order])
 
     # -- reporting and persistence ---------------------------------------------------------------
+    def _serving_stats(self) -> ServingStats:
+        stats = getattr(self, "stats_", None)  # plans saved before serving stats existed lack them
+        if stats is None:
+            stats = self.stats_ = ServingStats()
+        return stats
+
+    def set_shift_policy(self, on_shift: str = "warn", *, window: int = 2000, alpha: float = 1e-3) -> None:
+        """What to do when served rows stop looking like the calibration rows (counts restart).
+
+        Every ``window`` rows per use, the share answered early is tested against calibration
+        (exact binomial, level ``alpha``); a flagged window logs a warning (``"warn"``), or switches
+        that use to the full pipeline (``"full"``: the answers are the full model's until
+        ``stats_.clear_shift()``), or is ignored. See :mod:`dawn.willump.serving`.
+        """
+        self.stats_ = ServingStats(window=window, alpha=alpha, on_shift=on_shift)
+
+    def serving_report(self, *, min_rows: int = 200) -> dict[str, dict[str, Any]]:
+        """Rows served and the share answered early, per use (``batch``, ``single``), against the
+        share on the calibration rows, with an exact binomial test; ``shift_suspected`` means the
+        inputs no longer look like the calibration rows and the stated bound may not hold
+        (recalibrate). See :mod:`dawn.willump.serving`."""
+        expected = {
+            "batch": None if self.cascade_ is None else self.cascade_.accept_rate,
+            "single": None if self.cascade_single_ is None else self.cascade_single_.accept_rate,
+        }
+        return self._serving_stats().report(expected, min_rows=min_rows)
+
     def explain(self) -> dict[str, Any]:
         """The plan: groups with measured costs and importances, the chosen cascade and top-K filter,
         thresholds, expected (and, if measured, actual) speedups and the certified bounds."""
@@ -216,6 +250,7 @@ class OptimizedPipeline:
             "expected_speedup": t.full_cost / t.expected_cost,
             "candidates": t.candidates,
         }  # fmt: skip
+        out["serving"] = self.serving_report()  # rows served since optimisation (saved with the plan)
         return out
 
     def save(self, path: str | Path) -> Path:
@@ -251,6 +286,16 @@ class OptimizedPipeline:
         if not isinstance(obj, OptimizedPipeline):
             raise DawnError(f"{p} holds a {type(obj).__name__}", "save an OptimizedPipeline with .save(path)")
         return obj
+
+    def close(self) -> None:
+        """Stop the pipeline's worker threads (remote feature groups); it still answers afterwards."""
+        self.pipeline.close()
+
+    def __enter__(self) -> OptimizedPipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def __repr__(self) -> str:
         c = "none" if self.cascade_ is None else f"{self.cascade_.cheap}@{self.cascade_.threshold:.3f}"

@@ -178,6 +178,19 @@ class Pipeline:
             return np.asarray(self.model.predict(self.transform(X)), dtype=float).ravel()
         return np.asarray(self.model.predict_proba(self.transform(X)))[:, -1]
 
+    def close(self) -> None:
+        """Stop the worker threads that run remote groups; a later call starts new ones."""
+        with _POOL_LOCK:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_pool"] = None  # threads do not pickle; a new pool is made on first use
