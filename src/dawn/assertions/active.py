@@ -201,8 +201,8 @@ class BAL(Strategy):
         return RandomSampling() if self.fallback == "random" else Uncertainty(self.fallback)
 
     def observe(self, pool: PoolScores) -> None:
-        rate = (pool.severity > 0).mean(axis=0)
         flags = pool.severity > 0
+        rate = flags.mean(axis=0)
         if self._prev_rate is not None:
             prev = self._prev_rate
             with np.errstate(divide="ignore", invalid="ignore"):
