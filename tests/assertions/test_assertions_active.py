@@ -80,13 +80,20 @@ def test_flag_persistence_is_zero_for_random_flags_and_high_for_a_real_assertion
     rng = np.random.default_rng(0)
     random_before, random_now = rng.random((5000, 1)) < 0.1, rng.random((5000, 1)) < 0.1
     assert flag_persistence(random_before, random_now)[0] < 0.05
-    before = np.zeros((1000, 3), bool)
-    before[:300, 0] = True
-    now = np.zeros((1000, 3), bool)
-    now[:200, 0] = True  # the model fixed a third of what it flagged; the rest is still flagged
-    now[:, 1] = True  # flags everything now: nothing left to predict
-    got = flag_persistence(before, now)  # column 2 flagged nothing before: nothing to judge
-    assert got[0] == pytest.approx((200 / 300 - 0.2) / 0.8) and got[1] == 1.0 and got[2] == 1.0
+    before = np.zeros((1000, 4), bool)
+    before[:300, :2] = True
+    now = np.zeros((1000, 4), bool)
+    now[:200, 0] = True  # the model fixed a third of what column 0 flagged; the rest is still flagged
+    now[:30, 1] = True  # ... and nine tenths of column 1's: a bigger drop keeps the whole reward
+    now[250:350, 2] = True  # column 2 flagged nothing before and 100 items now
+    before[:, 3] = True  # column 3 flagged everything before; it flags nothing now (all fixed)
+    got = flag_persistence(before, now)
+    assert got[0] == 1.0 and got[1] == 1.0 and got[3] == 1.0
+    assert got[2] == 0.0  # its flags are not last round's: no signal that the model fixed anything
+    half = now.copy()
+    half[:, 0] = False
+    half[[*range(100), *range(500, 600)], 0] = True  # half of its flags are new items
+    assert flag_persistence(before, half)[0] == pytest.approx((0.5 - 0.3) / 0.7)
 
 
 def test_bal_gives_a_randomly_firing_assertion_no_budget_by_chance() -> None:

@@ -142,15 +142,19 @@ def _split(budget: int, weights: np.ndarray) -> np.ndarray:
 
 
 def flag_persistence(before: np.ndarray, now: np.ndarray) -> np.ndarray:
-    """Per assertion (column), how far being flagged ``before`` predicts being flagged ``now``:
-    ``(P(now | before) - P(now)) / (1 - P(now))`` clipped to [0, 1]; 1 where nothing is left to
-    predict (every item flagged now, or nothing flagged before)."""
-    n_before = before.sum(axis=0)
-    p_now = now.mean(axis=0)
+    """Per assertion (column), how far the items flagged ``now`` are ones flagged ``before``:
+    ``(P(before | now) - P(before)) / (1 - P(before))`` clipped to [0, 1].
+
+    A real assertion that the model satisfies more often flags a subset of what it flagged before
+    (1, however large the drop); one that fires at random flags items unrelated to its last round's
+    (about 0). 1 where nothing is flagged now (every flag was fixed) or everything was flagged before.
+    """
+    n_now = now.sum(axis=0)
+    p_before = before.mean(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        p_given = (before & now).sum(axis=0) / n_before
-        lift = (p_given - p_now) / (1.0 - p_now)
-    return np.where((n_before > 0) & (p_now < 1.0), np.clip(lift, 0.0, 1.0), 1.0)
+        p_given = (before & now).sum(axis=0) / n_now
+        lift = (p_given - p_before) / (1.0 - p_before)
+    return np.where((n_now > 0) & (p_before < 1.0), np.clip(lift, 0.0, 1.0), 1.0)
 
 
 class BAL(Strategy):
@@ -167,12 +171,13 @@ class BAL(Strategy):
         How an assertion's flagged items are ordered: highest severity first (the paper), or most
         uncertain first (a variant: the assertion chooses *where*, uncertainty chooses *which*).
     persistence : bool, default=True
-        Scale each reward by how much an item's being flagged last round predicts its being flagged
-        now (:func:`flag_persistence`, in [0, 1]). An assertion that flags at random carries no
-        signal about the model and so earns nothing, however its firing rate moves by chance; a
-        real assertion's flags persist on the items the model has not yet fixed. False gives the
-        paper's raw rule (the relative drop alone), under which a noisy assertion whose rate dips
-        by chance takes budget (BENCHMARKS.md, "Noisy assertion").
+        Scale each reward by how far the items flagged now were flagged last round
+        (:func:`flag_persistence`, in [0, 1]). An assertion that flags at random carries no signal
+        about the model and so earns nothing, however its firing rate moves by chance; a real
+        assertion that the model satisfies more often flags a subset of its last round's items and
+        keeps its whole reward. False gives the paper's raw rule (the relative drop alone), under
+        which a noisy assertion whose rate dips by chance takes budget (BENCHMARKS.md, "Noisy
+        assertion").
     """
 
     name = "bal"
