@@ -9,38 +9,71 @@ from dawn.core.errors import DawnError
 from dawn.willump.serving import ServingStats
 
 
-def test_counts_and_the_binomial_test_on_known_counts() -> None:
+def test_counts_and_the_test_on_known_counts() -> None:
     stats = ServingStats(window=10_000)
-    stats.record("batch", 1000, 700, 0.70)
-    stats.record("single", 50, 10, 0.9)
-    r = stats.report({"batch": 0.70, "single": 0.9})
-    assert r["batch"]["early_share"] == 0.7 and not r["batch"]["shift_suspected"]
-    assert r["batch"]["p_value"] == pytest.approx(1.0, abs=0.05)
+    stats.record("batch", 1000, 700, (2800, 4000))
+    stats.record("single", 50, 10, (3600, 4000))
+    r = stats.report({"batch": (2800, 4000), "single": (3600, 4000)})
+    assert r["batch"]["early_share"] == 0.7 and r["batch"]["calibration_share"] == 0.7
+    assert not r["batch"]["shift_suspected"] and r["batch"]["p_value"] == pytest.approx(1.0, abs=0.05)
     assert r["single"]["p_value"] < 1e-6 and not r["single"]["shift_suspected"]  # under min_rows
-    stats.record("batch", 1000, 300, 0.70)  # the next thousand rows answer early far less often
-    assert stats.report({"batch": 0.70, "single": None})["batch"]["shift_suspected"]
+    stats.record("batch", 1000, 300, (2800, 4000))  # the next thousand rows answer early far less often
+    assert stats.report({"batch": (2800, 4000), "single": None})["batch"]["shift_suspected"]
     assert stats.report({"batch": None, "single": None})["batch"]["p_value"] is None  # no cascade
     stats.reset()
-    assert stats.report({"batch": 0.7})["batch"]["rows"] == 0
+    assert stats.report({"batch": (2800, 4000)})["batch"]["rows"] == 0
+
+
+def test_the_calibration_shares_own_error_keeps_unshifted_traffic_quiet() -> None:
+    """The share is estimated on the calibration rows: a test that took it as exact would flag
+    unshifted traffic once enough rows were served."""
+    rng = np.random.default_rng(0)
+    false_alarms = {"estimated": 0, "taken as exact": 0}
+    for _ in range(100):
+        k_cal = int(rng.binomial(4000, 0.7))  # calibration: 4,000 rows at a true 70%
+        for name, cal in (("estimated", (k_cal, 4000)), ("taken as exact", k_cal / 4000)):
+            stats = ServingStats(window=2000)
+            rng_serve = np.random.default_rng(1)
+            for _ in range(50):  # 100,000 rows drawn like the calibration rows
+                stats.record("batch", 2000, int(rng_serve.binomial(2000, 0.7)), cal)
+            false_alarms[name] += stats.report({"batch": cal})["batch"]["shift_suspected"]
+    assert false_alarms["estimated"] <= 10 < 40 <= false_alarms["taken as exact"]
+
+
+def test_the_window_band_agrees_with_the_p_value() -> None:
+    from dawn.willump.serving import _band, pvalue
+
+    for served, cal, alpha in ((2000, (3960, 4000), 1e-3), (2000, (20, 4000), 1e-4), (500, 0.7, 1e-3)):
+        lo, hi = _band(served, cal, alpha)
+        assert pvalue(lo, served, cal) >= alpha and pvalue(hi, served, cal) >= alpha
+        assert lo == 0 or pvalue(lo - 1, served, cal) < alpha
+        assert hi == served or pvalue(hi + 1, served, cal) < alpha
+    # every early answer stopped, against 1% on calibration: flagged even at a strict level
+    stats = ServingStats(window=2000, alpha=1e-5)
+    stats.record("batch", 2000, 0, (40, 4000))
+    assert stats.flagged_windows["batch"] == 1
+    # against 0.5% on 4,000 calibration rows, 0 of 2,000 is less surprising (p = 4e-4): the
+    # calibration share is uncertain too
+    assert 1e-4 < pvalue(0, 2000, (20, 4000)) < 1e-3
 
 
 def test_a_flagged_window_warns_or_switches_to_the_full_pipeline(caplog) -> None:
     warn = ServingStats(window=500)
     for _ in range(4):  # two windows like calibration: nothing flagged
-        warn.record("batch", 250, 175, 0.70)
+        warn.record("batch", 250, 175, (2800, 4000))
     assert warn.flagged_windows["batch"] == 0 and warn.answers_early("batch")
     with caplog.at_level("WARNING", logger="dawn.willump.serving"):
-        warn.record("batch", 500, 200, 0.70)  # a window at 40% early
+        warn.record("batch", 500, 200, (2800, 4000))  # a window at 40% early
     assert warn.flagged_windows["batch"] == 1 and warn.answers_early("batch")  # warn keeps serving
     assert "may have shifted" in caplog.text and "Recalibrate" in caplog.text
     full = ServingStats(window=500, on_shift="full")
-    full.record("single", 500, 200, 0.70)
+    full.record("single", 500, 200, (2800, 4000))
     assert not full.answers_early("single") and full.answers_early("batch")
-    assert full.report({"single": 0.7})["single"]["stopped"]
+    assert full.report({"single": (2800, 4000)})["single"]["stopped"]
     full.clear_shift()
     assert full.answers_early("single")
     quiet = ServingStats(window=500, on_shift="ignore")
-    quiet.record("batch", 500, 0, 0.70)
+    quiet.record("batch", 500, 0, (2800, 4000))
     assert quiet.flagged_windows["batch"] == 0 and quiet.answers_early("batch")
     with pytest.raises(DawnError, match="on_shift"):
         ServingStats(on_shift="retry")
@@ -51,7 +84,9 @@ def test_a_movie_review_cascade_served_on_tweets_is_flagged_and_on_reviews_is_no
     from dawn import data
     from dawn.willump.workloads import shift
 
-    opt, reviews, _ = shift.movie_review_cascade(seed=0)
+    # the C=1 small model at seed 0: its confidence drops on tweets (with C=4 the drop is two points
+    # and not flagged at the default level; BENCHMARKS.md, "Serving")
+    opt, reviews, _ = shift.movie_review_cascade(seed=0, small_c=1.0)
     assert opt.cascade_ is not None
     opt.predict(reviews)  # held-out reviews: the inputs the bound was stated for
     held_out = opt.serving_report()["batch"]
@@ -77,9 +112,11 @@ def test_a_movie_review_cascade_served_on_tweets_is_flagged_and_on_reviews_is_no
 def test_the_shift_experiment_reports_every_corpus() -> None:
     from dawn.willump.workloads import shift
 
-    r = shift.run(seed=1)
-    assert set(r["corpora"]) == {"vader-mr (held out)", *shift.SHIFTED}
-    assert not r["corpora"]["vader-mr (held out)"]["shift_suspected"]
-    for c in r["corpora"].values():
+    r = shift.run(seed=1, small_cs=(16.0,))
+    (plan,) = r["plans"]
+    assert plan["small_c"] == 16.0 and plan["n_calibration"] == 3200
+    assert set(plan["corpora"]) == {"vader-mr (held out)", *shift.SHIFTED}
+    assert not plan["corpora"]["vader-mr (held out)"]["shift_suspected"]
+    for c in plan["corpora"].values():
         assert c["rows"] > 1000 and 0 <= c["disagreement"] <= 1
         assert c["accuracy_loss"] == pytest.approx(c["accuracy_full"] - c["accuracy_cascade"])

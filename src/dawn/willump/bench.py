@@ -272,13 +272,16 @@ def format_table(entries: list[dict[str, Any]]) -> str:
 
 
 def format_shift(shift: dict[str, Any]) -> str:
-    """The serving-under-shift experiment as a plain-text table."""
+    """The serving-under-shift experiment as a plain-text table, one block per plan."""
     head = f"{'served on':<20} {'rows':>6} {'early':>6} {'p-value':>8} {'flagged':>7} {'acc loss':>8}"
-    cal = shift["calibration_early_share"]
-    lines = [f"cascade calibrated on {shift['calibrated_on']}: {_f(cal, '.1%')} answered early", head]
-    for name, c in shift["corpora"].items():
-        lines.append(
-            f"{name:<20} {c['rows']:>6} {c['early_share']:>6.1%} {_f(c['p_value'], '.1e'):>8} "
-            f"{'yes' if c['shift_suspected'] else 'no':>7} {c['accuracy_loss']:>8.4f}"
-        )
+    lines = []
+    for plan in shift["plans"]:
+        cal = plan["calibration_early_share"]
+        lines += [f"cascade calibrated on {shift['calibrated_on']}, small model C={plan['small_c']:g}: "
+                  f"{_f(cal, '.1%')} answered early", head]  # fmt: skip
+        for name, c in plan["corpora"].items():
+            lines.append(
+                f"{name:<20} {c['rows']:>6} {c['early_share']:>6.1%} {_f(c['p_value'], '.1e'):>8} "
+                f"{'yes' if c['shift_suspected'] else 'no':>7} {c['accuracy_loss']:>8.4f}"
+            )
     return "\n".join(lines)

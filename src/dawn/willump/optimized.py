@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import pickle
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,11 @@ from dawn.core.io import atomic_write_bytes
 from dawn.willump._blocks import hstack, n_rows, take
 from dawn.willump.cascade import CascadePlan, describe_model
 from dawn.willump.pipeline import Pipeline
-from dawn.willump.serving import ServingStats
+from dawn.willump.serving import Calibration, ServingStats
 from dawn.willump.topk import TopKPlan
 
 _MAGIC = b"dawn.willump/1\n"
+_STATS_LOCK = threading.Lock()
 
 
 class OptimizedPipeline:
@@ -98,7 +100,7 @@ class OptimizedPipeline:
         cheap = pipe.compute(X, plan.cheap)
         p_small = plan.small.predict_proba(hstack([cheap[g] for g in plan.cheap]))
         accepted = p_small.max(axis=1) >= plan.threshold
-        stats.record("batch", n, int(accepted.sum()), plan.accept_rate)
+        stats.record("batch", n, int(accepted.sum()), self._calibration(plan))
         rest_idx = np.flatnonzero(~accepted)
         if proba:
             out: np.ndarray = np.empty((n, len(self.classes_)))  # type: ignore[arg-type]
@@ -141,7 +143,7 @@ class OptimizedPipeline:
         feats = hstack([cheap[g] for g in plan.cheap])
         p = plan.scorer(feats) if plan.scorer is not None else plan.small.predict_proba(feats)[0]
         early = bool(p.max() >= plan.threshold)
-        stats.record("single", 1, int(early), plan.accept_rate)
+        stats.record("single", 1, int(early), self._calibration(plan))
         if early:
             return plan.small.classes_[int(p.argmax())]
         blocks = pipe.compute(x, [g for g in pipe.group_names if g not in plan.cheap])
@@ -180,29 +182,38 @@ class OptimizedPipeline:
 
     # -- reporting and persistence ---------------------------------------------------------------
     def _serving_stats(self) -> ServingStats:
-        stats = getattr(self, "stats_", None)  # plans saved before serving stats existed lack them
-        if stats is None:
-            stats = self.stats_ = ServingStats()
+        stats = getattr(self, "stats_", None)
+        if stats is None:  # plans saved before serving stats existed lack them
+            with _STATS_LOCK:  # several serving threads may arrive together
+                stats = getattr(self, "stats_", None)
+                if stats is None:
+                    stats = self.stats_ = ServingStats()
         return stats
 
+    def _calibration(self, plan: CascadePlan) -> Calibration:
+        """(early answers, rows) of ``plan`` on the calibration rows; the share alone if unknown."""
+        n_cal = self.info_.get("n_cal")
+        return (int(round(plan.accept_rate * n_cal)), int(n_cal)) if n_cal else plan.accept_rate
+
     def set_shift_policy(self, on_shift: str = "warn", *, window: int = 2000, alpha: float = 1e-3) -> None:
-        """What to do when served rows stop looking like the calibration rows (counts restart).
+        """What to do when served rows stop looking like the calibration rows (counts restart; set
+        it before serving, as calls already under way count into the old statistics).
 
         Every ``window`` rows per use, the share answered early is tested against calibration
-        (exact binomial, level ``alpha``); a flagged window logs a warning (``"warn"``), or switches
-        that use to the full pipeline (``"full"``: the answers are the full model's until
+        (exact, level ``alpha``); a flagged window logs a warning (``"warn"``), or switches that
+        use to the full pipeline (``"full"``: the answers are the full model's until
         ``stats_.clear_shift()``), or is ignored. See :mod:`dawn.willump.serving`.
         """
         self.stats_ = ServingStats(window=window, alpha=alpha, on_shift=on_shift)
 
     def serving_report(self, *, min_rows: int = 200) -> dict[str, dict[str, Any]]:
         """Rows served and the share answered early, per use (``batch``, ``single``), against the
-        share on the calibration rows, with an exact binomial test; ``shift_suspected`` means the
+        share on the calibration rows, with an exact test; ``shift_suspected`` means the
         inputs no longer look like the calibration rows and the stated bound may not hold
         (recalibrate). See :mod:`dawn.willump.serving`."""
         expected = {
-            "batch": None if self.cascade_ is None else self.cascade_.accept_rate,
-            "single": None if self.cascade_single_ is None else self.cascade_single_.accept_rate,
+            "batch": None if self.cascade_ is None else self._calibration(self.cascade_),
+            "single": None if self.cascade_single_ is None else self._calibration(self.cascade_single_),
         }
         return self._serving_stats().report(expected, min_rows=min_rows)
 

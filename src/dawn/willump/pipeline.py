@@ -179,7 +179,8 @@ class Pipeline:
         return np.asarray(self.model.predict_proba(self.transform(X)))[:, -1]
 
     def close(self) -> None:
-        """Stop the worker threads that run remote groups; a later call starts new ones."""
+        """Stop the worker threads that run remote groups; a later call starts new ones. Call it
+        when no other thread is computing features with this pipeline."""
         with _POOL_LOCK:
             pool, self._pool = self._pool, None
         if pool is not None:

@@ -40,10 +40,11 @@ def _shift_table(out: Any) -> dict[str, list[dict[str, Any]]]:
     if not shift:
         return {}
     rows = [
-        {"served_on": name, "rows": c["rows"], "early_share": c["early_share"],
-         "calibration_early_share": shift["calibration_early_share"], "p_value": c["p_value"],
-         "shift_flagged": c["shift_suspected"], "accuracy_loss": c["accuracy_loss"]}
-        for name, c in shift["corpora"].items()
+        {"small_model_C": plan["small_c"], "served_on": name, "rows": c["rows"],
+         "early_share": c["early_share"], "calibration_early_share": plan["calibration_early_share"],
+         "p_value": c["p_value"], "shift_flagged": c["shift_suspected"], "accuracy_loss": c["accuracy_loss"]}
+        for plan in shift["plans"]
+        for name, c in plan["corpora"].items()
     ]  # fmt: skip
     return {"serving under a domain shift (cascade calibrated on movie reviews)": rows}
 
