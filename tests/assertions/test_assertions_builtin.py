@@ -102,6 +102,24 @@ def test_flicker_finds_the_gap_and_interpolates() -> None:
     assert c[["frame", "x1", "y1"]].values.tolist() == [[10, 60.0, 50.0]]
 
 
+def test_flicker_score_floor_keeps_only_gaps_seen_strongly_on_both_sides() -> None:
+    df = _walkers(drop=((0, 10), (1, 15)))  # person 0 scores 2.0, person 1 scores 3.0
+    r = Flicker().check(df)
+    assert r.ids[r.fired].tolist() == [10, 15]
+    assert r.corrections["support"].tolist() == [2.0, 3.0]
+    df.loc[(df["frame"] == 16) & (df["y1"] == 300.0), "score"] = 1.0  # weak sighting after the gap
+    assert Flicker().check(df).corrections["support"].tolist() == [2.0, 1.0]
+    floored = Flicker(min_score=1.5).check(df)
+    assert floored.ids[floored.fired].tolist() == [10]
+    assert floored.corrections["support"].tolist() == [2.0]
+    sv = StreamingVideoAssertions(min_score=1.5)
+    events = []
+    for f in range(30):
+        rows = df[df["frame"] == f]
+        events += sv.update(f, rows[["x1", "y1", "x2", "y2"]].to_numpy(), rows["score"].to_numpy())
+    assert [e.frame for e in events if e.assertion == "flicker"] == [10]
+
+
 def test_flicker_on_shuffled_rows_with_string_index() -> None:
     df = _walkers().sample(frac=1.0, random_state=0)
     df.index = [f"d{i}" for i in range(len(df))]

@@ -55,6 +55,11 @@ def test_video_evaluation_on_cached_detections() -> None:
     assert fl["firings"] > 5 and 0.0 <= fl["precision"] <= 1.0
     assert fl["real_errors"] == round(fl["precision"] * fl["firings"])
     assert 0.0 <= ev["confident_error_share"] <= 1.0
+    # a floor chosen for precision 0.8 on these frames: the evaluation's floored flicker agrees
+    floor = video.calibrate_flicker_floor(fast, ref, target=0.8)
+    assert floor is not None
+    fl2 = video.evaluate(fast, ref, flicker_min_score=floor)["per_assertion"]["flicker_floor"]
+    assert 10 <= fl2["firings"] <= fl["firings"] and fl2["precision"] >= 0.8
     try:
         second = video.detections(video.SECOND, frames=range(0, 200), compute=False)
     except DawnError:

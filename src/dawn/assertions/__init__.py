@@ -22,6 +22,7 @@ from dawn.assertions.base import (
     check_all,
 )
 from dawn.assertions.builtin import Agreement, Appear, ClassFlip, Flicker, Invariant, MultiBox, Range
+from dawn.assertions.calibration import floor_for_precision
 from dawn.assertions.consistency import AttributeConsistency, Consistency, TransitionConsistency
 from dawn.assertions.detection import IoUTracker, as_detections, iou, track
 from dawn.assertions.monitor import AssertionFired, Hook, Monitor
@@ -60,6 +61,7 @@ __all__ = [
     "as_detections",
     "assertion",
     "check_all",
+    "floor_for_precision",
     "iou",
     "label_matrix",
     "majority_vote",

@@ -33,7 +33,15 @@ def video_section(quick: bool) -> dict[str, Any]:
     except DawnError as exc:  # quick mode without the cache: report the other assertions
         log.warning("agreement skipped: %s", exc.one_line())
         second = None
-    ev = video.evaluate(fast, ref, second=second)
+    # flicker's floor on its sightings' scores is chosen on the tuning frames only, for precision 0.9
+    tune = fast["frame"] < video.TUNE_FRAMES.stop
+    floor = video.calibrate_flicker_floor(fast[tune], ref[ref["frame"] < video.TUNE_FRAMES.stop])
+    ev = video.evaluate(fast, ref, second=second, flicker_min_score=floor)
+    ev["flicker_floor"] = {
+        "min_score": floor,
+        "target": 0.9,
+        "chosen_on_frames": f"0-{video.TUNE_FRAMES.stop - 1}",
+    }
     ev["weak_supervision"] = ws.video(fast, ref)
     ev["frames_used"] = "0-399" if quick else "all 795"
     # defaults may have been chosen looking at the first half; the second half is the held-out check
@@ -45,7 +53,9 @@ def video_section(quick: bool) -> dict[str, Any]:
         def part(d: Any, lo: int = lo, hi: int = hi) -> Any:
             return None if d is None else d[(d["frame"] >= lo) & (d["frame"] < hi)]
 
-        per: dict[str, Any] = video.evaluate(part(fast), part(ref), second=part(second))["per_assertion"]  # type: ignore[assignment]
+        per: dict[str, Any] = video.evaluate(  # type: ignore[assignment]
+            part(fast), part(ref), second=part(second), flicker_min_score=floor
+        )["per_assertion"]
         halves[name] = {
             "frames": f"{lo}-{hi - 1}",
             "precision": {k: v["precision"] for k, v in per.items()},

@@ -48,11 +48,19 @@ def _per_frame(
 @dataclass
 class Flicker(Assertion):
     """A tracked box disappears for 1..``max_gap`` frames and comes back; severity = boxes missing in the
-    frame; correction = the box interpolated between its neighbours (``action="add"``)."""
+    frame; correction = the box interpolated between its neighbours (``action="add"``).
+
+    Each correction carries ``support``, the lower score of the two sightings around the gap. With
+    ``min_score`` set, only gaps whose two sightings both score at least that much fire: a track seen
+    only weakly on both sides of a gap is about as likely a spurious track as a missed object, so the
+    floor trades recall for precision (:func:`dawn.assertions.floor_for_precision` picks it from
+    reviewed firings).
+    """
 
     name: str = "flicker"
     max_gap: int = 2
     iou_threshold: float = 0.3
+    min_score: float | None = None
 
     def __post_init__(self) -> None:
         self.window = self.lookahead = self.max_gap + 2
@@ -69,6 +77,11 @@ class Flicker(Assertion):
         missing = t[1:] - t[:-1] - 1
         hit = np.flatnonzero((c[1:] == c[:-1]) & (missing >= 1) & (missing <= self.max_gap))
         prev, nxt, n_missing = order[hit], order[hit + 1], missing[hit]
+        scores = det["score"].to_numpy()
+        support = np.minimum(scores[prev], scores[nxt])
+        if self.min_score is not None:
+            keep = support >= self.min_score
+            prev, nxt, n_missing, support = prev[keep], nxt[keep], n_missing[keep], support[keep]
         step, k = expand_counts(n_missing)  # one row per missing frame
         k = k + 1
         w = (k / (n_missing[step] + 1))[:, None]
@@ -81,6 +94,7 @@ class Flicker(Assertion):
         add.insert(0, "action", "add")
         add.insert(0, "id", frames)
         add["cls"] = det["cls"].to_numpy()[prev[step]]
+        add["support"] = support[step]
         ids, sev = _per_frame(f, frames)
         return AssertionResult(ids, sev, add)
 

@@ -43,6 +43,8 @@ class StreamingVideoAssertions:
     max_gap: int = 2
     max_len: int = 2
     iou_threshold: float = 0.3
+    #: as :class:`dawn.assertions.Flicker`'s: both sightings around a gap must score at least this
+    min_score: float | None = None
     tracker: IoUTracker | None = None
     _tracks: dict[int, list] = field(
         default_factory=dict, init=False, repr=False
@@ -72,7 +74,7 @@ class StreamingVideoAssertions:
                 tracks[k] = [frame, frame, b, s, 1]
                 continue
             gap = frame - t[1] - 1
-            if 0 < gap <= self.max_gap:
+            if 0 < gap <= self.max_gap and (self.min_score is None or min(s, t[3]) >= self.min_score):
                 b0 = t[2]
                 for g in range(1, gap + 1):
                     w = g / (gap + 1)

@@ -126,9 +126,17 @@ def _match_any(boxes: np.ndarray, frames: np.ndarray, ref: pd.DataFrame, thr: fl
 
 
 def evaluate(
-    fast: pd.DataFrame, ref: pd.DataFrame, *, second: pd.DataFrame | None = None, iou_threshold: float = 0.4
+    fast: pd.DataFrame,
+    ref: pd.DataFrame,
+    *,
+    second: pd.DataFrame | None = None,
+    iou_threshold: float = 0.4,
+    flicker_min_score: float | None = None,
 ) -> dict[str, object]:
     """Precision of flicker, multibox, appear (and agreement with ``second``) at finding real errors.
+
+    With ``flicker_min_score``, flicker is also scored with that floor on its sightings' scores, as
+    ``flicker_floor`` (a subset of flicker's firings, so the distinct errors are unchanged).
 
     - flicker: the interpolated box is a real miss if the reference has a person there (IoU >= thr).
     - appear: the brief box is a real error if the reference has no person there (false positive), or
@@ -179,6 +187,13 @@ def evaluate(
     if fl is not None and len(fl):
         real = _match_any(fl[BOX].to_numpy(), fl["frame"].to_numpy(), ref, iou_threshold)
         record("flicker", fl["frame"].to_numpy(), fl[BOX].to_numpy(), real, fl["score"].to_numpy() >= q75)
+        if flicker_min_score is not None:
+            keep = fl["support"].to_numpy() >= flicker_min_score
+            conf = fl["score"].to_numpy() >= q75
+            per["flicker_floor"] = {
+                **_prec(real[keep], conf[keep], frame_conf(fl["frame"].to_numpy()[keep])),
+                "min_score": flicker_min_score,
+            }
 
     ap = Appear().check(fast).corrections
     if ap is not None and len(ap):
@@ -243,6 +258,22 @@ def evaluate(
     )
     out["score_q75_frame"] = q75_frame
     return out
+
+
+def calibrate_flicker_floor(
+    fast: pd.DataFrame, ref: pd.DataFrame, *, target: float = 0.9, iou_threshold: float = 0.4
+) -> float | None:
+    """The lowest floor on flicker's sightings' scores at which its firings on ``fast`` are real errors
+    (by ``ref``) at a rate of at least ``target``; pass the tuning frames only."""
+    from dawn.assertions.builtin import Flicker
+    from dawn.assertions.calibration import floor_for_precision
+    from dawn.assertions.detection import BOX, as_detections
+
+    fl = Flicker().check(as_detections(fast)).corrections
+    if fl is None or not len(fl):
+        return None
+    real = _match_any(fl[BOX].to_numpy(), fl["frame"].to_numpy(), ref, iou_threshold)
+    return floor_for_precision(fl["support"].to_numpy(), real, target)
 
 
 def _distinct_errors(
