@@ -48,13 +48,23 @@ class EventStore:
         The database file; created with its schema if absent.
     timeout : float, default=2.0
         Seconds to wait for another writer's lock before giving up with :class:`DawnError`.
+    read_only : bool, default=False
+        Open an existing store for reading only (see :meth:`open_existing`).
     """
 
-    def __init__(self, path: str | Path = ":memory:", *, timeout: float = 2.0) -> None:
+    def __init__(
+        self, path: str | Path = ":memory:", *, timeout: float = 2.0, read_only: bool = False
+    ) -> None:
         self.path = str(path)
         self.timeout = timeout
         # one connection shared by every thread of a monitored service: each use holds this lock
         self._lock = threading.RLock()
+        if read_only:
+            p = Path(path)
+            if not p.is_file():
+                raise DawnError(f"no event store at {p}", "pass the path that the monitor wrote (store=...)")
+            self._conn = _connect_read_only(p, timeout)
+            return
         try:
             self._conn = sqlite3.connect(self.path, timeout=timeout, check_same_thread=False)
             if self.path != ":memory:":
@@ -72,15 +82,7 @@ class EventStore:
 
         The file is opened read-only and never modified: no schema, no journal-mode change.
         """
-        p = Path(path)
-        if not p.is_file():
-            raise DawnError(f"no event store at {p}", "pass the path that the monitor wrote (store=...)")
-        store = cls.__new__(cls)
-        store.path = str(p)
-        store.timeout = timeout
-        store._lock = threading.RLock()
-        store._conn = _connect_read_only(p, timeout)
-        return store
+        return cls(path, timeout=timeout, read_only=True)
 
     def record(self, rows: Iterable[tuple[Any, ...]]) -> int:
         """Append events given as tuples in :data:`COLUMNS` order; returns how many were written."""
