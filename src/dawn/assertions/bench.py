@@ -119,7 +119,7 @@ def active_section(quick: bool, seed: int) -> dict[str, Any]:
     # the paper's fine-tuning on a new domain: a movie-review model deployed on tweets / Amazon sentences
     from dawn.assertions.experiments.shift_task import DomainShiftTask
 
-    for name in ("mr-to-tweets", "mr-to-amazon"):
+    for name in ("mr-to-tweets", "mr-to-amazon", "mr-to-nyt"):
         shifted = DomainShiftTask(name=name)
         out[name] = al.run_task(
             shifted,

@@ -36,6 +36,7 @@ SCHEDULES = {
     "vtest-frames": Schedule(2, 2, 40),  # frames (about 17 proposals each)
     "mr-to-tweets": Schedule(20, 20, 600),  # target-domain sentences, on top of the source's labels
     "mr-to-amazon": Schedule(20, 20, 600),
+    "mr-to-nyt": Schedule(20, 20, 600),
 }
 
 

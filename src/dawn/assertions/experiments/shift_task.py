@@ -1,4 +1,5 @@
-"""Active learning after a domain shift: a movie-review sentiment model deployed on tweets or Amazon reviews.
+"""Active learning after a domain shift: a movie-review sentiment model deployed on tweets, Amazon reviews
+or news.
 
 Kang et al. (2020, Sec. 5.2) fine-tune a detector trained elsewhere on a new video, with the frames to
 label chosen by BAL. A model outside the domain it was trained on makes *confident* errors, which
@@ -6,8 +7,9 @@ uncertainty sampling ranks last and assertions can still see. This task is that 
 
 - the model is a logistic regression on word n-grams, trained on all 10,605 labelled MR movie-review
   sentences (``vader-mr``), plus the target-domain labels bought so far;
-- the pool is two thirds of the target sentences (``vader-tweets``: 2,800 tweets, or ``vader-amazon``:
-  2,472 product-review sentences), the rest is the test set; labels are revealed only when asked;
+- the pool is two thirds of the target sentences (``vader-tweets``: 2,800 tweets, ``vader-amazon``:
+  2,472 product-review sentences, or ``vader-nyt``: 3,460 New York Times editorial sentences), the rest
+  is the test set; labels are revealed only when asked;
 - assertions over the model's outputs on the pool:
 
   * ``vader_agreement``: the model must agree with VADER (Hutto & Gilbert, ICWSM 2014), a rule-based
@@ -34,7 +36,7 @@ from dawn.core.errors import DawnError
 
 __all__ = ["SHIFT_TASKS", "DomainShiftTask", "vader_proba"]
 
-SHIFT_TASKS = {"mr-to-tweets": "vader-tweets", "mr-to-amazon": "vader-amazon"}
+SHIFT_TASKS = {"mr-to-tweets": "vader-tweets", "mr-to-amazon": "vader-amazon", "mr-to-nyt": "vader-nyt"}
 
 # The source has 10,605 labelled sentences; at weight 1 a few hundred target labels would hardly move the
 # model. 5 was fixed before any strategy was compared and is the same for every strategy.

@@ -11,7 +11,7 @@ retrain, and assertions that see only the model's inputs and outputs:
 - ``vader-mr`` (10,605 movie-review sentences): logistic regression on word n-grams. Assertion:
   agreement with a second model on character n-grams (another "sensor" of the same sentence).
 
-``mr-to-tweets`` and ``mr-to-amazon`` (a movie-review model deployed on another domain) are in
+``mr-to-tweets``, ``mr-to-amazon`` and ``mr-to-nyt`` (a movie-review model deployed on another domain) are in
 :mod:`dawn.assertions.experiments.shift_task`; the video tasks in :mod:`~.video_task`.
 
 Every task can also carry a ``noise`` assertion that flags a fresh random 10% of the items each round,
@@ -218,5 +218,5 @@ def load_task(name: str, *, seed: int = 0, noise: bool = False) -> Task:
 
     raise DawnError(
         f"unknown active-learning task {name!r}",
-        "use digits, vader-mr, vtest-video, vtest-frames, mr-to-tweets or mr-to-amazon",
+        "use digits, vader-mr, vtest-video, vtest-frames, mr-to-tweets, mr-to-amazon or mr-to-nyt",
     )
