@@ -43,9 +43,9 @@ class StreamingVideoAssertions:
     max_gap: int = 2
     max_len: int = 2
     iou_threshold: float = 0.3
+    tracker: IoUTracker | None = None
     #: as :class:`dawn.assertions.Flicker`'s: both sightings around a gap must score at least this
     min_score: float | None = None
-    tracker: IoUTracker | None = None
     _tracks: dict[int, list] = field(
         default_factory=dict, init=False, repr=False
     )  # id -> [first, last, box, score, n]
