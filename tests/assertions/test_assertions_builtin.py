@@ -112,12 +112,32 @@ def test_flicker_score_floor_keeps_only_gaps_seen_strongly_on_both_sides() -> No
     floored = Flicker(min_score=1.5).check(df)
     assert floored.ids[floored.fired].tolist() == [10]
     assert floored.corrections["support"].tolist() == [2.0]
-    sv = StreamingVideoAssertions(min_score=1.5)
-    events = []
-    for f in range(30):
-        rows = df[df["frame"] == f]
-        events += sv.update(f, rows[["x1", "y1", "x2", "y2"]].to_numpy(), rows["score"].to_numpy())
-    assert [e.frame for e in events if e.assertion == "flicker"] == [10]
+    at_floor = Flicker(min_score=2.0).check(df)  # a support equal to the floor passes it
+    assert at_floor.ids[at_floor.fired].tolist() == [10]
+
+    def stream(min_score: float) -> list[tuple[int, float | None]]:
+        sv = StreamingVideoAssertions(min_score=min_score)
+        events = []
+        for f in range(30):
+            rows = df[df["frame"] == f]
+            events += sv.update(f, rows[["x1", "y1", "x2", "y2"]].to_numpy(), rows["score"].to_numpy())
+        return [(e.frame, e.support) for e in events if e.assertion == "flicker"]
+
+    assert stream(1.5) == stream(2.0) == [(10, 2.0)]
+    assert stream(0.5) == [(10, 2.0), (15, 1.0)]
+
+
+def test_streaming_flicker_floor_fails_on_a_nan_score_either_side() -> None:
+    box = np.array([[0.0, 0.0, 10.0, 20.0]])
+    for before, after in ((0.9, np.nan), (np.nan, 0.9)):
+        sv = StreamingVideoAssertions(min_score=0.5)
+        seen = []
+        for f, s in ((0, 0.9), (1, before), (2, None), (3, after)):
+            if s is None:
+                seen += sv.update(f, np.zeros((0, 4)), np.zeros(0))
+            else:
+                seen += sv.update(f, box, np.array([s]))
+        assert [e for e in seen if e.assertion == "flicker"] == []
 
 
 def test_flicker_on_shuffled_rows_with_string_index() -> None:

@@ -43,11 +43,20 @@ def test_min_firings_rules_out_floors_resting_on_a_few_firings() -> None:
         ([0.1, 0.2], [True], 0.9, "one review verdict per firing"),
         ([0.1], [True], 1.5, "outside"),
         ([np.nan], [True], 0.9, "NaN"),
+        ([0.1, 0.2], [1.0, np.nan], 0.9, "unreviewed"),
+        ([0.1, 0.2], [1, 2], 0.9, "True/False"),
     ],
 )
 def test_bad_input(support: list, correct: list, target: float, msg: str) -> None:
     with pytest.raises(DawnError, match=msg):
         floor_for_precision(np.array(support), np.array(correct), target)
+
+
+def test_zero_one_verdicts_work_like_booleans() -> None:
+    support = np.array([0.9, 0.8, 0.7])
+    assert floor_for_precision(support, np.array([1, 1, 0]), 0.9, min_firings=1) == floor_for_precision(
+        support, np.array([True, True, False]), 0.9, min_firings=1
+    )
 
 
 def test_empty_review_has_no_floor() -> None:

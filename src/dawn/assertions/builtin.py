@@ -51,10 +51,10 @@ class Flicker(Assertion):
     frame; correction = the box interpolated between its neighbours (``action="add"``).
 
     Each correction carries ``support``, the lower score of the two sightings around the gap. With
-    ``min_score`` set, only gaps whose two sightings both score at least that much fire: a track seen
-    only weakly on both sides of a gap is about as likely a spurious track as a missed object, so the
-    floor trades recall for precision (:func:`dawn.assertions.floor_for_precision` picks it from
-    reviewed firings).
+    ``min_score`` set, only gaps whose two sightings both score at least that much fire: a gap next to
+    a weak sighting is about as likely a track that strays onto clutter (or a box of the wrong size) as
+    a missed object, so the floor trades recall for precision
+    (:func:`dawn.assertions.floor_for_precision` picks it from reviewed firings).
     """
 
     name: str = "flicker"

@@ -1,10 +1,11 @@
 """Choosing an assertion's score floor from reviewed firings.
 
 An assertion such as :class:`dawn.assertions.Flicker` attaches to each firing the evidence behind it
-(``support``: the scores of the sightings around a gap). Once a team has reviewed some firings (routed
-for review by the monitor, or checked against a stronger model as in the paper's video experiments), the
-floor on that evidence trades recall for precision; :func:`floor_for_precision` picks the lowest floor that
-reaches a precision target on the reviewed firings. Check it on firings it was not chosen on.
+(``support``: the lower score of the two sightings around a gap). Once a team has reviewed some firings
+(routed for review by the monitor, or checked against a stronger model as in the paper's video
+experiments), a floor on that evidence trades recall for precision; :func:`floor_for_precision` picks
+the lowest floor that reaches a precision target on the reviewed firings. Check it on firings it was not
+chosen on.
 """
 
 from __future__ import annotations
@@ -27,7 +28,13 @@ def floor_for_precision(
     report precision on other firings.
     """
     support = np.asarray(support, dtype=np.float64).reshape(-1)
-    correct = np.asarray(correct, dtype=bool).reshape(-1)
+    verdicts = np.asarray(correct).reshape(-1)
+    if verdicts.dtype != bool and not np.isin(verdicts, (0, 1)).all():  # NaN (unreviewed) is not 0/1
+        raise DawnError(
+            "correct holds values other than True/False (or 1/0), such as NaN for an unreviewed firing",
+            "pass only reviewed firings, one boolean verdict each",
+        )
+    correct = verdicts.astype(bool)
     if len(support) != len(correct):
         raise DawnError(
             f"support has {len(support)} firings but correct has {len(correct)}",

@@ -61,6 +61,7 @@ class EventStore:
         self._lock = threading.RLock()
         if read_only:
             p = Path(path)
+            self.path = str(p)
             if not p.is_file():
                 raise DawnError(f"no event store at {p}", "pass the path that the monitor wrote (store=...)")
             self._conn = _connect_read_only(p, timeout)

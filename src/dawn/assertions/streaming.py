@@ -22,13 +22,16 @@ __all__ = ["StreamEvent", "StreamingVideoAssertions"]
 @dataclass(frozen=True)
 class StreamEvent:
     """One firing: ``assertion`` (``flicker`` or ``appear``), the ``frame`` it concerns, the ``track``,
-    and the proposed box (the interpolated one for flicker, the spurious one for appear)."""
+    and the proposed box (the interpolated one for flicker, the spurious one for appear). A flicker's
+    ``support`` is the lower score of the two sightings around its gap, as in
+    :class:`dawn.assertions.Flicker`'s corrections; None for appear."""
 
     assertion: str
     frame: int
     track: int
     box: tuple[float, float, float, float]
     score: float
+    support: float | None = None
 
 
 @dataclass
@@ -74,12 +77,16 @@ class StreamingVideoAssertions:
                 tracks[k] = [frame, frame, b, s, 1]
                 continue
             gap = frame - t[1] - 1
-            if 0 < gap <= self.max_gap and (self.min_score is None or min(s, t[3]) >= self.min_score):
+            # both comparisons, not min(): a NaN score on either side fails the floor
+            floor_ok = self.min_score is None or (s >= self.min_score and t[3] >= self.min_score)
+            if 0 < gap <= self.max_gap and floor_ok:
                 b0 = t[2]
                 for g in range(1, gap + 1):
                     w = g / (gap + 1)
                     box = tuple(b0[i] + w * (b[i] - b0[i]) for i in range(4))
-                    events.append(StreamEvent("flicker", t[1] + g, k, box, t[3] + w * (s - t[3])))
+                    events.append(
+                        StreamEvent("flicker", t[1] + g, k, box, t[3] + w * (s - t[3]), support=min(s, t[3]))
+                    )
             t[1], t[2], t[3], t[4] = frame, b, s, t[4] + 1
         self._frame = frame
         events.extend(self._expire(frame - self.max_gap))  # gone for more than max_gap frames: ended

@@ -264,7 +264,8 @@ def calibrate_flicker_floor(
     fast: pd.DataFrame, ref: pd.DataFrame, *, target: float = 0.9, iou_threshold: float = 0.4
 ) -> float | None:
     """The lowest floor on flicker's sightings' scores at which its firings on ``fast`` are real errors
-    (by ``ref``) at a rate of at least ``target``; pass the tuning frames only."""
+    (by ``ref``) at a rate of at least ``target`` over at least 10 firings (one per interpolated
+    frame), or None if no floor does; pass the tuning frames only."""
     from dawn.assertions.builtin import Flicker
     from dawn.assertions.calibration import floor_for_precision
     from dawn.assertions.detection import BOX, as_detections
