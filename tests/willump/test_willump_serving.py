@@ -120,3 +120,43 @@ def test_the_shift_experiment_reports_every_corpus() -> None:
     for c in plan["corpora"].values():
         assert c["rows"] > 1000 and 0 <= c["disagreement"] <= 1
         assert c["accuracy_loss"] == pytest.approx(c["accuracy_full"] - c["accuracy_cascade"])
+
+
+def test_alpha_spent_over_the_stream_bounds_any_false_alarm() -> None:
+    """Unshifted traffic, 50 windows per stream: at 0.05 per window most streams raise an alarm;
+    spending 0.05 over the stream keeps the share of streams with any alarm under 0.05."""
+    from dawn.willump.serving import window_level
+
+    assert window_level(0.05, 1) == pytest.approx(0.05 * 6 / np.pi**2)
+    assert sum(window_level(0.05, j) for j in range(1, 100_000)) < 0.05
+    rng = np.random.default_rng(0)
+    alarms = {True: 0, False: 0}
+    for spending in (True, False):
+        for _ in range(200):
+            stats = ServingStats(window=500, alpha=0.05, alpha_spending=spending)
+            for _ in range(50):  # the calibration share taken as exact: the binomial is the truth
+                stats.record("batch", 500, int(rng.binomial(500, 0.7)), 0.7)
+            alarms[spending] += stats.flagged_windows["batch"] > 0
+    print(f"streams with an alarm, of 200: spent {alarms[True]}, per window {alarms[False]}")  # -s shows it
+    assert alarms[True] <= 20 and alarms[False] >= 150  # <= 10% of 200 (expected <= 5%); ~92%
+    # a large shift late in the stream is still called
+    late = ServingStats(window=500, alpha=1e-3)
+    for _ in range(99):
+        late.record("batch", 500, 350, (2800, 4000))
+    late.record("batch", 500, 150, (2800, 4000))
+    assert late.tested_windows["batch"] == 100 and late.flagged_windows["batch"] == 1
+
+
+def test_statistics_saved_before_alpha_spending_load_with_per_window_levels() -> None:
+    stats = ServingStats(window=500)
+    old = {
+        k: v
+        for k, v in stats.__getstate__().items()
+        if k not in ("alpha_spending", "tested_windows", "_tails")
+    }
+    old["_bands"] = {}
+    loaded = ServingStats.__new__(ServingStats)
+    loaded.__setstate__(old)
+    assert loaded.alpha_spending is False and loaded.tested_windows == {"batch": 0, "single": 0}
+    loaded.record("batch", 500, 200, (2800, 4000))
+    assert loaded.flagged_windows["batch"] == 1

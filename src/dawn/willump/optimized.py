@@ -195,16 +195,22 @@ class OptimizedPipeline:
         n_cal = self.info_.get("n_cal")
         return (int(round(plan.accept_rate * n_cal)), int(n_cal)) if n_cal else plan.accept_rate
 
-    def set_shift_policy(self, on_shift: str = "warn", *, window: int = 2000, alpha: float = 1e-3) -> None:
+    def set_shift_policy(
+        self, on_shift: str = "warn", *, window: int = 2000, alpha: float = 1e-3, alpha_spending: bool = True
+    ) -> None:
         """What to do when served rows stop looking like the calibration rows (counts restart; set
         it before serving, as calls already under way count into the old statistics).
 
         Every ``window`` rows per use, the share answered early is tested against calibration
-        (exact, level ``alpha``); a flagged window logs a warning (``"warn"``), or switches that
-        use to the full pipeline (``"full"``: the answers are the full model's until
-        ``stats_.clear_shift()``), or is ignored. See :mod:`dawn.willump.serving`.
+        (exact; ``alpha`` spent over the stream, so the chance of any false alarm per use is at
+        most ``alpha``, or with ``alpha_spending=False`` each window at ``alpha``); a flagged window
+        logs a warning (``"warn"``), or switches that use to the full pipeline (``"full"``: the
+        answers are the full model's until ``stats_.clear_shift()``), or is ignored. See
+        :mod:`dawn.willump.serving`.
         """
-        self.stats_ = ServingStats(window=window, alpha=alpha, on_shift=on_shift)
+        self.stats_ = ServingStats(
+            window=window, alpha=alpha, on_shift=on_shift, alpha_spending=alpha_spending
+        )
 
     def serving_report(self, *, min_rows: int = 200) -> dict[str, dict[str, Any]]:
         """Rows served and the share answered early, per use (``batch``, ``single``), against the

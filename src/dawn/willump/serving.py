@@ -15,14 +15,21 @@ estimated share would flag unshifted traffic again and again once enough rows we
 A flagged window means the stated bound may no longer hold. The policy (``on_shift``) is ``"warn"``
 (log a warning and keep the cascade), ``"full"`` (serve that use with the full pipeline from then on,
 so the answers are the full model's again, until :meth:`ServingStats.clear_shift` or recalibration;
-the switch is saved with the pipeline) or ``"ignore"``. Each window is tested on its own at level
-``alpha``, so over many windows a false alarm becomes likely (about ``alpha`` per window): with
-``"full"``, pick ``alpha`` for the traffic expected between recalibrations. An unflagged window proves
+the switch is saved with the pipeline) or ``"ignore"``.
+
+``alpha`` is spent over the stream: the ``j``-th window of a use is tested at
+``alpha * 6 / (pi^2 j^2)``, and these levels sum to ``alpha``, so the chance that traffic drawn like the
+calibration rows raises any alarm on that use, however long it is served, is at most ``alpha`` (a union
+bound, valid whatever the windows' dependence: they share the calibration estimate). The price is
+sensitivity late in a long stream (window 100 is tested at ``6e-5 alpha``), so a shift that comes late
+must be larger to be called. ``alpha_spending=False`` tests every window at ``alpha`` instead: then
+over many windows a false alarm becomes likely (about ``alpha`` per window). An unflagged window proves
 nothing: errors can grow while the early share stays put.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from typing import Any
 
@@ -56,14 +63,24 @@ def pvalue(early: int, served: int, calibration: Calibration) -> float:
     return float(min(1.0, 2.0 * min(dist.cdf(early), dist.sf(early - 1))))
 
 
-def _band(served: int, calibration: Calibration, alpha: float) -> tuple[int, int]:
-    """The early counts a window of ``served`` rows may show without being flagged (inclusive)."""
+def _tails(served: int, calibration: Calibration) -> tuple[np.ndarray, np.ndarray]:
+    """``P(X <= k)`` and ``P(X >= k)`` for every early count ``k`` of ``served`` rows, under no shift."""
     pmf = _no_shift(served, calibration).pmf(np.arange(served + 1))
-    at_most = np.cumsum(pmf)  # P(X <= k)
-    at_least = np.cumsum(pmf[::-1])[::-1]  # P(X >= k)
-    ok = np.minimum(at_most, at_least) >= alpha / 2
-    inside = np.flatnonzero(ok)
+    return np.cumsum(pmf), np.cumsum(pmf[::-1])[::-1]
+
+
+def _band(served: int, calibration: Calibration, alpha: float) -> tuple[int, int]:
+    """The early counts a window of ``served`` rows may show without being flagged at ``alpha``
+    (inclusive; the p-value of :func:`pvalue` is ``2 min(P(X <= k), P(X >= k))``)."""
+    at_most, at_least = _tails(served, calibration)
+    inside = np.flatnonzero(np.minimum(at_most, at_least) >= alpha / 2)
     return (int(inside[0]), int(inside[-1])) if len(inside) else (served + 1, -1)
+
+
+def window_level(alpha: float, j: int) -> float:
+    """The level of a use's ``j``-th window (from 1) when ``alpha`` is spent over an unbounded stream:
+    ``alpha * 6 / (pi^2 j^2)``, which sums to ``alpha`` over all ``j``."""
+    return alpha * 6.0 / (math.pi**2 * j * j)
 
 
 class ServingStats:
@@ -75,19 +92,26 @@ class ServingStats:
         A window closes at the first call that brings it to ``window`` rows or more (a large batch
         is one window) and is tested on its own.
     alpha : float, default=1e-3
-        A window (or the totals) whose p-value is below ``alpha`` is flagged.
+        With ``alpha_spending``, the chance of any false alarm per use over the whole stream; else the
+        level of each window. The totals in :meth:`report` are tested at ``alpha``.
     on_shift : {"warn", "full", "ignore"}, default="warn"
         What a flagged window does (see the module docstring).
+    alpha_spending : bool, default=True
+        Test the ``j``-th window of a use at :func:`window_level` ``(alpha, j)`` (see the module
+        docstring); False tests every window at ``alpha``.
     """
 
-    def __init__(self, window: int = 2000, alpha: float = 1e-3, on_shift: str = "warn") -> None:
+    def __init__(
+        self, window: int = 2000, alpha: float = 1e-3, on_shift: str = "warn", *, alpha_spending: bool = True
+    ) -> None:
         if on_shift not in POLICIES:
             raise DawnError(f"unknown on_shift policy {on_shift!r}", "use 'warn', 'full' or 'ignore'")
         if window < 1 or not 0 < alpha < 1:
             raise DawnError(f"window={window}, alpha={alpha}", "pass window >= 1 and 0 < alpha < 1")
         self.window, self.alpha, self.on_shift = window, alpha, on_shift
+        self.alpha_spending = alpha_spending
         self._lock = threading.Lock()
-        self._bands: dict[tuple[int, Calibration], tuple[int, int]] = {}
+        self._tails: dict[tuple[int, Calibration], tuple[np.ndarray, np.ndarray]] = {}
         self.reset()
 
     def reset(self) -> None:
@@ -98,6 +122,7 @@ class ServingStats:
             self._win_rows = dict.fromkeys(USES, 0)
             self._win_early = dict.fromkeys(USES, 0)
             self.flagged_windows = dict.fromkeys(USES, 0)
+            self.tested_windows = dict.fromkeys(USES, 0)
             self.shifted = dict.fromkeys(USES, False)
 
     def clear_shift(self) -> None:
@@ -121,16 +146,20 @@ class ServingStats:
                 return
             n, k = self._win_rows[use], self._win_early[use]
             self._win_rows[use] = self._win_early[use] = 0
-        if self.on_shift == "ignore":
-            return
+            if self.on_shift == "ignore":
+                return
+            self.tested_windows[use] += 1
+            j = self.tested_windows[use]
+        level = window_level(self.alpha, j) if self.alpha_spending else self.alpha
         key = (n, calibration)
-        band = self._bands.get(key)
-        if band is None:  # computed once per window size (batch sizes repeat), outside the lock
-            band = _band(n, calibration, self.alpha)
-            if len(self._bands) > 64:
-                self._bands.clear()
-            self._bands[key] = band
-        if band[0] <= k <= band[1]:
+        tails = self._tails.get(key)
+        if tails is None:  # computed once per window size (batch sizes repeat), outside the lock
+            tails = _tails(n, calibration)
+            if len(self._tails) > 64:
+                self._tails.clear()
+            self._tails[key] = tails
+        # flagged when the two-sided p-value 2 min(P(X <= k), P(X >= k)) is below the level
+        if min(tails[0][k], tails[1][k]) >= level / 2:
             return
         with self._lock:
             self.flagged_windows[use] += 1
@@ -138,9 +167,9 @@ class ServingStats:
         action = "serving the full pipeline from now on" if self.on_shift == "full" else "kept serving"
         log.warning(
             "willump %s cascade: %d of %d rows answered early (%.1f%%) against %.1f%% on calibration "
-            "(p=%.2g): the inputs may have shifted and the certified bound may not hold; %s. "
-            "Recalibrate with optimize() on recent labelled rows.",
-            use, k, n, 100 * k / n, 100 * _share(calibration), pvalue(k, n, calibration), action,
+            "(p=%.2g, window %d tested at %.2g): the inputs may have shifted and the certified bound "
+            "may not hold; %s. Recalibrate with optimize() on recent labelled rows.",
+            use, k, n, 100 * k / n, 100 * _share(calibration), pvalue(k, n, calibration), j, level, action,
         )  # fmt: skip
 
     def report(
@@ -179,6 +208,11 @@ class ServingStats:
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        # statistics saved before alpha spending tested every window at alpha
+        state.setdefault("alpha_spending", False)
+        state.setdefault("tested_windows", dict.fromkeys(USES, 0))
+        state.pop("_bands", None)
+        state.setdefault("_tails", {})
         self.__dict__.update(state)
         self._lock = threading.Lock()
 
