@@ -147,6 +147,74 @@ def test_alpha_spent_over_the_stream_bounds_any_false_alarm() -> None:
     assert late.tested_windows["batch"] == 100 and late.flagged_windows["batch"] == 1
 
 
+def test_a_window_is_flagged_exactly_when_its_p_value_is_under_its_spent_level() -> None:
+    from dawn.willump.serving import _band, pvalue, window_level
+
+    for cal in ((2800, 4000), 0.7):
+        for spending in (True, False):
+            stats = ServingStats(window=500, alpha=0.01, alpha_spending=spending)
+            stats.record("batch", 500, 350, cal)  # window 1, like calibration: not flagged
+            level = window_level(0.01, 2) if spending else 0.01
+            lo, hi = _band(500, cal, level)  # two-sided: each tail at level / 2
+            assert pvalue(lo, 500, cal) >= level > pvalue(lo - 1, 500, cal)
+            for k, flagged in ((lo - 1, 1), (lo, 0), (hi, 0), (hi + 1, 1)):
+                before = stats.flagged_windows["batch"]
+                stats.record("batch", 500, k, cal)  # window 2, then 3, ... : level moves on
+                level_now = window_level(0.01, stats.tested_windows["batch"]) if spending else 0.01
+                assert stats.flagged_windows["batch"] - before == int(pvalue(k, 500, cal) < level_now)
+                if stats.tested_windows["batch"] == 2:
+                    assert stats.flagged_windows["batch"] - before == flagged
+
+
+def test_each_use_spends_its_own_alpha_and_reset_restarts_it() -> None:
+    from types import SimpleNamespace
+
+    from dawn.willump.optimized import OptimizedPipeline
+
+    stats = ServingStats(window=100)
+    for _ in range(3):
+        stats.record("batch", 100, 70, (2800, 4000))
+    stats.record("single", 100, 70, (2800, 4000))
+    assert stats.tested_windows == {"batch": 3, "single": 1}
+    stats.reset()
+    assert stats.tested_windows == {"batch": 0, "single": 0}
+    quiet = ServingStats(window=100, on_shift="ignore")
+    quiet.record("batch", 100, 0, (2800, 4000))
+    assert quiet.tested_windows["batch"] == 0  # an ignored window spends nothing
+    holder = SimpleNamespace()
+    OptimizedPipeline.set_shift_policy(holder, "full", window=300, alpha=0.01, alpha_spending=False)  # type: ignore[arg-type]
+    assert (holder.stats_.alpha_spending, holder.stats_.window, holder.stats_.on_shift) == (
+        False,
+        300,
+        "full",
+    )
+
+
+def test_tail_cache_is_bounded_and_not_saved() -> None:
+    import pickle
+
+    from dawn.willump.serving import _CACHE_ROWS
+
+    stats = ServingStats(window=1000)
+    for n in range(1000, 1000 + 400 * 7, 7):  # many window sizes
+        stats.record("batch", n, int(0.7 * n), (2800, 4000))
+    assert sum(len(a) for a, _ in stats._tails.values()) <= _CACHE_ROWS
+    assert stats._tails and pickle.loads(pickle.dumps(stats))._tails == {}
+    big = ServingStats(window=10)
+    big.record("batch", _CACHE_ROWS + 1, int(0.7 * (_CACHE_ROWS + 1)), (2800, 4000))
+    assert big._tails == {} and big.tested_windows["batch"] == 1
+
+
+def test_deep_upper_tail_p_value_matches_the_tail_sums() -> None:
+    """scipy's beta-binomial sf is 1 - cdf: useless below ~1e-12, where spent levels go."""
+    from dawn.willump.serving import _tails, pvalue
+
+    at_most, at_least = _tails(5000, (2800, 4000))
+    for k in (3811, 3900, 4000):
+        exact = 2 * min(at_most[k], at_least[k])
+        assert exact < 1e-10 and pvalue(k, 5000, (2800, 4000)) == pytest.approx(exact, rel=1e-6)
+
+
 def test_statistics_saved_before_alpha_spending_load_with_per_window_levels() -> None:
     stats = ServingStats(window=500)
     old = {

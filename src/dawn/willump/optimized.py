@@ -202,8 +202,9 @@ class OptimizedPipeline:
         it before serving, as calls already under way count into the old statistics).
 
         Every ``window`` rows per use, the share answered early is tested against calibration
-        (exact; ``alpha`` spent over the stream, so the chance of any false alarm per use is at
-        most ``alpha``, or with ``alpha_spending=False`` each window at ``alpha``); a flagged window
+        (exact; ``alpha`` spent over the stream, so the chance that unshifted traffic flags any
+        window of a use is at most ``alpha``, or with ``alpha_spending=False`` each window at
+        ``alpha``); a flagged window
         logs a warning (``"warn"``), or switches that use to the full pipeline (``"full"``: the
         answers are the full model's until ``stats_.clear_shift()``), or is ignored. See
         :mod:`dawn.willump.serving`.

@@ -9,8 +9,8 @@ answered early. :class:`ServingStats` counts rows and early answers as the pipel
 
 The calibration share is itself an estimate (``k`` of ``n`` calibration rows), so the test compares
 the served count with its predictive distribution under no shift, a beta-binomial
-(``n_served``, ``k + 1``, ``n - k + 1``), two-sided at level ``alpha``: a binomial test at the
-estimated share would flag unshifted traffic again and again once enough rows were served.
+(``n_served``, ``k + 1``, ``n - k + 1``), two-sided: a binomial test at the estimated share would flag
+unshifted traffic again and again once enough rows were served.
 
 A flagged window means the stated bound may no longer hold. The policy (``on_shift``) is ``"warn"``
 (log a warning and keep the cascade), ``"full"`` (serve that use with the full pipeline from then on,
@@ -19,12 +19,14 @@ the switch is saved with the pipeline) or ``"ignore"``.
 
 ``alpha`` is spent over the stream: the ``j``-th window of a use is tested at
 ``alpha * 6 / (pi^2 j^2)``, and these levels sum to ``alpha``, so the chance that traffic drawn like the
-calibration rows raises any alarm on that use, however long it is served, is at most ``alpha`` (a union
-bound, valid whatever the windows' dependence: they share the calibration estimate). The price is
-sensitivity late in a long stream (window 100 is tested at ``6e-5 alpha``), so a shift that comes late
-must be larger to be called. ``alpha_spending=False`` tests every window at ``alpha`` instead: then
-over many windows a false alarm becomes likely (about ``alpha`` per window). An unflagged window proves
-nothing: errors can grow while the early share stays put.
+calibration rows flags any window of that use (the alarm that warns or stops early answers), however
+long it is served, is at most ``alpha`` (a union bound, valid whatever the windows' dependence: they
+share the calibration estimate). The price is sensitivity late in a long stream (window 100 is tested
+at ``6e-5 alpha``), so a shift that comes late must be larger to be called. ``alpha_spending=False``
+tests every window at ``alpha`` instead: then over many windows a false alarm becomes likely (about
+``alpha`` per window). The totals test of :meth:`ServingStats.report` is a separate reading at
+``alpha`` each time it is made, not covered by that bound. An unflagged window proves nothing: errors
+can grow while the early share stays put.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ USES = ("batch", "single")
 POLICIES = ("warn", "full", "ignore")
 #: (early answers, rows) on the calibration rows; or a bare share when the count is unknown
 Calibration = tuple[int, int] | float
+#: the most early counts (summed over window sizes) whose tail probabilities are cached
+_CACHE_ROWS = 200_000
 
 
 def _no_shift(served: int, calibration: Calibration) -> Any:
@@ -60,7 +64,16 @@ def _no_shift(served: int, calibration: Calibration) -> Any:
 def pvalue(early: int, served: int, calibration: Calibration) -> float:
     """Two-sided p-value of ``early`` of ``served`` rows answered early, under no shift."""
     dist = _no_shift(served, calibration)
-    return float(min(1.0, 2.0 * min(dist.cdf(early), dist.sf(early - 1))))
+    if isinstance(calibration, tuple):
+        # P(X >= early) as the lower tail of the mirrored count: scipy's beta-binomial computes sf
+        # as 1 - cdf, which loses everything below ~1e-12, where spent levels reach on long streams
+        from scipy.stats import betabinom
+
+        k, n = calibration
+        upper = betabinom(served, n - k + 1, k + 1).cdf(served - early)
+    else:
+        upper = dist.sf(early - 1)
+    return float(min(1.0, 2.0 * min(dist.cdf(early), upper)))
 
 
 def _tails(served: int, calibration: Calibration) -> tuple[np.ndarray, np.ndarray]:
@@ -111,6 +124,7 @@ class ServingStats:
         self.window, self.alpha, self.on_shift = window, alpha, on_shift
         self.alpha_spending = alpha_spending
         self._lock = threading.Lock()
+        # tail arrays per (window rows, calibration); not saved with the pipeline, and bounded in size
         self._tails: dict[tuple[int, Calibration], tuple[np.ndarray, np.ndarray]] = {}
         self.reset()
 
@@ -155,9 +169,10 @@ class ServingStats:
         tails = self._tails.get(key)
         if tails is None:  # computed once per window size (batch sizes repeat), outside the lock
             tails = _tails(n, calibration)
-            if len(self._tails) > 64:
-                self._tails.clear()
-            self._tails[key] = tails
+            if n <= _CACHE_ROWS:  # a huge batch is rare and cheap next to serving it: not kept
+                if sum(len(a) for a, _ in self._tails.values()) + n > _CACHE_ROWS:
+                    self._tails.clear()
+                self._tails[key] = tails
         # flagged when the two-sided p-value 2 min(P(X <= k), P(X >= k)) is below the level
         if min(tails[0][k], tails[1][k]) >= level / 2:
             return
@@ -205,6 +220,7 @@ class ServingStats:
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         del state["_lock"]  # locks do not pickle
+        state["_tails"] = {}  # a cache: recomputed on demand, not saved with the pipeline
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
