@@ -156,6 +156,21 @@ def test_check_cli_on_a_detection_csv(tmp_path: Path, capsys: pytest.CaptureFixt
     assert out["flicker"]["flagged"] == [[7, 1.0]] and out["appear"]["frames_flagged"] == 0
     assert main(["assertions", "check", str(tmp_path / "d.csv"), "--assertions", "nope"]) == 2
     assert "unknown assertion" in capsys.readouterr().err
+    # a floor above the track's score (2.0) silences flicker; one at it keeps the firing
+    for floor, flagged in (("2.5", []), ("2.0", [[7, 1.0]])):
+        args = [
+            "assertions",
+            "check",
+            str(tmp_path / "d.csv"),
+            "--flicker-min-score",
+            floor,
+            "--format",
+            "json",
+        ]
+        assert main(args) == 0
+        assert json.loads(capsys.readouterr().out)["flicker"]["flagged"] == flagged
+    assert main(["assertions", "check", str(tmp_path / "d.csv"), "--flicker-min-score", "nan"]) == 2
+    assert "not a number" in capsys.readouterr().err
 
 
 def test_concurrent_predicts_record_every_firing_exactly_once(tmp_path: Path) -> None:

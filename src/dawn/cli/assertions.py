@@ -25,6 +25,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     c.add_argument("file", help="columns frame, x1, y1, x2, y2, score[, cls, track]")
     c.add_argument("--assertions", default="flicker,multibox,appear", help="comma-separated built-ins")
+    c.add_argument(
+        "--flicker-min-score",
+        type=float,
+        default=None,
+        metavar="S",
+        help="flicker fires only when both sightings around a gap score at least S",
+    )
     c.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     c.set_defaults(func=cmd_check)
 
@@ -113,10 +120,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     bad = [n for n in names if n not in known]
     if bad:
         raise DawnError(f"unknown assertion(s) {bad}", f"choose from {', '.join(known)}")
+    floor = args.flicker_min_score
+    if floor is not None and not math.isfinite(floor):
+        raise DawnError(f"--flicker-min-score {floor} is not a number", "pass a detector score, e.g. 0.5")
     df = _read_table(args.file)
     out: dict[str, dict[str, Any]] = {}
     for n in names:
-        r = known[n]().check(df)
+        a = builtin.Flicker(min_score=floor) if n == "flicker" else known[n]()
+        r = a.check(df)
         out[n] = {
             "frames_checked": int(len(r.ids)),
             "frames_flagged": int(r.fired.sum()),
