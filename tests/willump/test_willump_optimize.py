@@ -236,6 +236,53 @@ def test_bad_input(binary_data) -> None:
             optimize(pipe, X[:500], y[:500], batch_rows=bad)  # type: ignore[arg-type]
 
 
+def test_labels_a_cascade_cannot_be_calibrated_on_are_refused(binary_data) -> None:
+    X, y = binary_data
+    pipe = Pipeline({"cheap": cheap_block, "slow": slow_block}, LogisticRegression().fit(X[:500], y[:500]))
+    # one class only: a net-loss cascade would answer every row with it, "certified"
+    with pytest.raises(DawnError, match="single class"):
+        optimize(pipe, X[500:1000], np.ones(500, dtype=int))
+    with pytest.raises(DawnError, match="not the model's classes"):
+        optimize(pipe, X[500:1000], np.where(y[500:1000] == 1, "b", "a"))
+    with pytest.raises(DawnError, match="y_train"):
+        optimize(pipe, X[500:1000], y[500:1000], X_train=X[:500], y_train=np.zeros(500, dtype=int))
+    with pytest.raises(DawnError, match="1-D"):
+        optimize(pipe, X[500:1000], y[500:1000, None])
+
+
+def test_top_k_arguments_out_of_range_are_refused(binary_data) -> None:
+    X, y = binary_data
+    pipe = Pipeline({"cheap": cheap_block, "slow": slow_block}, LogisticRegression().fit(X[:500], y[:500]))
+    for kw, msg in (
+        ({"top_k": 0}, "positive whole"),
+        ({"top_k": -5}, "positive whole"),
+        ({"top_k": 2.5}, "positive whole"),
+        ({"top_k": 20, "top_k_n": 10}, "at least top_k"),
+        ({"top_k": 20, "top_k_precision": 1.5}, "top_k_precision"),
+        ({"top_k": 600}, "validation rows"),
+    ):
+        with pytest.raises(DawnError, match=msg):
+            optimize(pipe, X[500:1000], y[500:1000], measure=False, **kw)  # type: ignore[arg-type]
+
+
+def test_a_classifier_without_predict_proba_is_not_taken_for_a_regressor(binary_data) -> None:
+    from sklearn.svm import LinearSVC
+
+    X, y = binary_data
+    pipe = Pipeline({"cheap": cheap_block, "slow": slow_block}, LinearSVC().fit(X[:500], y[:500]))
+    assert pipe.task == "classification"
+    with pytest.raises(DawnError, match="predict_proba"):
+        optimize(pipe, X[500:1000], y[500:1000], top_k=20)
+
+
+def test_an_empty_batch_gets_empty_answers(fitted) -> None:
+    pipe, opt, X, _ = fitted
+    for p in (pipe, opt):
+        assert p.predict(X[:0]).shape == (0,)
+        assert p.predict_proba(X[:0]).shape == (0, 2)
+    assert opt.predict(X[:0]).dtype == pipe.model.classes_.dtype
+
+
 def test_small_models_can_be_fitted_on_training_rows(binary_data) -> None:
     X, y = binary_data
     pipe = Pipeline({"cheap": cheap_block, "slow": slow_block}, LogisticRegression().fit(X[:2000], y[:2000]))

@@ -77,6 +77,21 @@ def test_unreachable_redis_policies() -> None:
         upload_table(url, "p:", pd.DataFrame({"a": [1.0]}))
 
 
+def test_optimizing_while_the_store_serves_nan_features_is_refused() -> None:
+    """on_error='nan' keeps serving through an outage; calibrating on the NaN rows would certify a
+    cascade for data the pipeline will not see once the store is back."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"user": rng.integers(0, 50, size=600), "x": rng.normal(size=600)})
+    y = (X["x"] > 0).astype(int).to_numpy()
+    down = RedisFeature("redis://127.0.0.1:1/0", "p:", "user", 2, on_error="nan")  # nothing on port 1
+    pipe = Pipeline({"local": lambda X: X[["x"]], "user": down}, HistGradientBoostingClassifier(max_iter=20))
+    pipe.model.fit(np.c_[X[["x"]][:200], rng.normal(size=(200, 2))], y[:200])  # fitted while the store was up
+    with pytest.raises(DawnError, match="could not reach its store"):
+        optimize(pipe, X[200:], y[200:], measure=False)
+
+
 @pytest.mark.redis
 def test_a_pipeline_with_a_redis_group_saves_and_loads(redis_url: str, tmp_path) -> None:
     import pickle

@@ -29,6 +29,48 @@ log = get_logger(__name__)
 PAYOFF = 0.9
 
 
+def _remote_failures(pipeline: Pipeline) -> dict[str, int]:
+    """Failed lookups so far per remote group (groups built with ``on_error="nan"`` count them)."""
+    return {g: int(f.failures) for g, f in pipeline.features.items() if hasattr(f, "failures")}
+
+
+def _check_no_remote_failures(pipeline: Pipeline, before: dict[str, int]) -> None:
+    """A :class:`DawnError` if a remote group served NaN features while optimising: a cascade
+    calibrated on missing features would be certified for data it will not see when the store is up."""
+    failed = {g: n - before.get(g, 0) for g, n in _remote_failures(pipeline).items() if n > before.get(g, 0)}
+    if failed:
+        g, k = next(iter(failed.items()))
+        raise DawnError(
+            f"feature group {g!r} could not reach its store for {k} row(s) while optimising "
+            "(on_error='nan' served NaN features)",
+            "make the store reachable and optimise again",
+        )
+
+
+def _check_labels(model: Any, y: np.ndarray | None, name: str) -> None:
+    """A :class:`DawnError` for labels a cascade cannot be calibrated on: fewer than two classes (every
+    early answer would be that class), or labels that are not the model's classes."""
+    if y is None:
+        return
+    if y.ndim != 1:
+        raise DawnError(f"{name} has shape {y.shape}", "pass one label per row, as a 1-D array")
+    classes = getattr(model, "classes_", None)
+    seen = np.unique(y)
+    if len(seen) < 2:
+        raise DawnError(
+            f"{name} holds a single class ({seen[0] if len(seen) else 'none'})",
+            "pass rows of at least two classes: a cascade calibrated on one class answers everything with it",
+        )
+    if classes is not None:
+        unknown = np.setdiff1d(seen, np.asarray(classes))
+        if len(unknown):
+            raise DawnError(
+                f"{name} has labels {unknown[:5].tolist()} that are not the model's classes "
+                f"{np.asarray(classes)[:5].tolist()}",
+                "pass labels in the model's own encoding",
+            )
+
+
 def _given_blocks(pipeline: Pipeline, blocks: dict[str, Any], n: int) -> dict[str, Any]:
     """Validate precomputed blocks: every group present, one row per input row."""
     from dawn.willump._blocks import as_block
@@ -209,12 +251,32 @@ def optimize(
     task = pipeline.task
     if task == "classification" and not hasattr(pipeline.model, "predict_proba"):
         raise DawnError(
-            f"model {type(pipeline.model).__name__} has no predict_proba(), which a cascade needs",
-            "use a probabilistic classifier, or Pipeline(..., task='regression') for top-K only",
+            f"model {type(pipeline.model).__name__} has no predict_proba(), which a cascade and "
+            "classification top-K need",
+            "use a probabilistic classifier (e.g. CalibratedClassifierCV around it)",
         )
+    if task == "classification":
+        _check_labels(pipeline.model, y, "y_val")
+        _check_labels(pipeline.model, None if y_train is None else np.asarray(y_train), "y_train")
+    if top_k is not None:
+        if not isinstance(top_k, int | np.integer) or top_k < 1:
+            raise DawnError(f"top_k={top_k!r} is not a positive whole number", "pass e.g. top_k=100")
+        if top_k_n is not None and (not isinstance(top_k_n, int | np.integer) or top_k_n < top_k):
+            raise DawnError(
+                f"top_k_n={top_k_n!r}: a query must have at least top_k={top_k} rows",
+                "pass the number of rows a top-K query will rank (>= top_k)",
+            )
+        if not 0 < top_k_precision < 1:
+            raise DawnError(f"top_k_precision={top_k_precision}", "pass a precision in (0, 1), e.g. 0.95")
+        if top_k >= n:
+            raise DawnError(
+                f"top_k={top_k} is not smaller than the {n} validation rows it is calibrated on",
+                "pass more validation rows or a smaller top_k",
+            )
     if len(pipeline.group_names) < 2:
         log.info("one feature group: nothing to cascade on; serving the full pipeline")
 
+    failures_before = _remote_failures(pipeline)
     blocks = _given_blocks(pipeline, blocks_val, n) if blocks_val is not None else pipeline.compute(X_val)
     feats = pipeline.assemble(blocks)
     if task == "classification":
@@ -251,6 +313,7 @@ def optimize(
         y_fit = None if y_train is None else np.asarray(y_train)
         n_sel = int(round(n * select_fraction))
         sel_idx, cal_idx = np.sort(perm[:n_sel]), np.sort(perm[n_sel:])
+    _check_no_remote_failures(pipeline, failures_before)
     b_cal = {g: b[cal_idx] for g, b in blocks.items()}
     b_sel = {g: b[sel_idx] for g, b in blocks.items()}
     heuristic = mode == "willump"

@@ -94,9 +94,9 @@ class OptimizedPipeline:
         plan = self.cascade_
         pipe = self.pipeline
         stats = self._serving_stats()
-        if plan is None or not stats.answers_early("batch"):
-            return pipe.predict_proba(X) if proba else pipe.predict(X)
         n = n_rows(X)
+        if plan is None or not stats.answers_early("batch") or n == 0:
+            return pipe.predict_proba(X) if proba else pipe.predict(X)
         cheap = pipe.compute(X, plan.cheap)
         p_small = plan.small.predict_proba(hstack([cheap[g] for g in plan.cheap]))
         accepted = p_small.max(axis=1) >= plan.threshold

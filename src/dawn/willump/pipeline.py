@@ -76,7 +76,11 @@ class Pipeline:
         self._fns = {name: _group_fn(name, g) for name, g in self.features.items()}
         self.model = model
         if task == "auto":
-            task = "classification" if hasattr(model, "predict_proba") else "regression"
+            # a classifier without predict_proba (LinearSVC) is still a classifier: optimize() then
+            # says a cascade needs probabilities, instead of ranking its hard labels as a regression
+            is_clf = hasattr(model, "predict_proba") or hasattr(model, "classes_")
+            is_clf = is_clf or getattr(model, "_estimator_type", None) == "classifier"
+            task = "classification" if is_clf else "regression"
         if task not in ("classification", "regression"):
             raise DawnError(f"unknown task {task!r}", "use 'classification' or 'regression'")
         self.task = task
@@ -164,12 +168,23 @@ class Pipeline:
 
     def predict(self, X: Any) -> np.ndarray:
         """The unoptimised pipeline's predictions."""
+        if n_rows(X) == 0:  # estimators reject a zero-row input; an empty batch has empty answers
+            return self._empty(proba=False)
         return np.asarray(self.model.predict(self.transform(X)))
+
+    def _empty(self, *, proba: bool) -> np.ndarray:
+        classes = getattr(self.model, "classes_", None)
+        if proba:
+            return np.empty((0, 0 if classes is None else len(classes)))
+        dtype = np.asarray(classes).dtype if classes is not None and self.task == "classification" else float
+        return np.empty(0, dtype=dtype)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """The unoptimised pipeline's class probabilities."""
         if not hasattr(self.model, "predict_proba"):
             raise DawnError(f"model {type(self.model).__name__} has no predict_proba()", "use predict()")
+        if n_rows(X) == 0:
+            return self._empty(proba=True)
         return np.asarray(self.model.predict_proba(self.transform(X)))
 
     def score(self, X: Any) -> np.ndarray:
