@@ -18,6 +18,21 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys: pytest.CaptureFixture
     assert main(["willump", "bench", "--workloads", "toxic", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(line.startswith("dawn: error:") for line in err)
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    for argv, msg in (
+        (["willump", "explain", "--load", ""], "empty path"),
+        (["willump", "bench", "--workloads", "credit,,price", "--out", str(tmp_path)], "empty name"),
+        (["willump", "bench", "--workloads", "credit", "--out", str(blocker / "sub")], "cannot write"),
+    ):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and msg in err[0]
+    for seed in ("-1", "1.5", str(2**32)):  # refused by the parser, before any data is loaded
+        with pytest.raises(SystemExit) as info:
+            main(["willump", "bench", "--seed", seed])
+        assert info.value.code == 2
+    assert "--seed" in capsys.readouterr().err
 
 
 @pytest.mark.data

@@ -72,6 +72,30 @@ def test_bad_groups_and_models_raise_dawn_error(binary_data) -> None:
         Pipeline.from_sklearn(make_pipeline(StandardScaler(), LogisticRegression()))
 
 
+def test_a_group_that_raises_or_returns_non_numbers_is_named(binary_data) -> None:
+    X, _ = binary_data
+
+    def broken(X: np.ndarray) -> np.ndarray:
+        raise KeyError("user_id")
+
+    with pytest.raises(DawnError, match="'broken' raised KeyError") as info:
+        Pipeline({"broken": broken}, LogisticRegression()).transform(X)
+    assert isinstance(info.value.__cause__, KeyError)  # the user's own error stays chained
+    with pytest.raises(DawnError, match="'words' returned values that are not numbers"):
+        Pipeline({"words": lambda X: np.full((len(X), 1), "abc")}, LogisticRegression()).transform(X)
+
+
+def test_optimize_refuses_inf_or_all_nan_features(binary_data) -> None:
+    from dawn.willump import optimize
+
+    X, y = binary_data
+    model = LogisticRegression().fit(X[:500, :3], y[:500])
+    for bad, msg in ((np.inf, "inf"), (np.nan, "only NaN")):
+        pipe = Pipeline({"a": lambda X: X[:, :2], "b": lambda X, v=bad: np.full((len(X), 1), v)}, model)
+        with pytest.raises(DawnError, match=msg):
+            optimize(pipe, X[500:1000], y[500:1000], measure=False)
+
+
 class _SlowRemote:
     is_remote = True
 

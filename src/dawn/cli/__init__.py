@@ -19,9 +19,20 @@ from dawn import __version__
 GROUPS = ("data", "env", "reproduce", "willump", "assertions", "stability", "roc", "mlperf")
 
 
+def seed_value(text: str) -> int:
+    """``--seed``: a whole number from 0 to 2**32 - 1 (what numpy's seeding takes)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"{value} is outside 0..4294967295")
+    return value
+
+
 def add_common_options(parser: argparse.ArgumentParser, *, out: str | None = None) -> None:
     """The options every job verb takes: ``--seed``, ``--out``, ``--format``, ``-q``/``-v``."""
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--seed", type=seed_value, default=0, help="random seed (default: 0)")
     if out is not None:
         parser.add_argument("--out", default=out, help=f"output directory (default: {out})")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")

@@ -9,6 +9,8 @@ from typing import Any
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from dawn.cli import seed_value
+
     p = sub.add_parser("assertions", help="model assertions: monitoring, active learning, weak supervision")
     verbs = p.add_subparsers(dest="verb", required=True)
 
@@ -44,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "bench", help="video, active-learning, weak-supervision, overhead and peer benchmarks"
     )
     b.add_argument("--quick", action="store_true", help="small version (about a minute)")
-    b.add_argument("--seed", type=int, default=0, help="first seed (default: 0)")
+    b.add_argument("--seed", type=seed_value, default=0, help="first seed (default: 0)")
     b.add_argument(
         "--out", default="results/assertions", help="output directory (default: results/assertions)"
     )

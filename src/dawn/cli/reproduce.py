@@ -6,10 +6,12 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from dawn.cli import seed_value
+
     p = sub.add_parser("reproduce", help="run every system's headline experiment, write report/")
     p.add_argument("--quick", action="store_true", help="small settings: the whole run in a few minutes")
     p.add_argument("--only", default=None, help="comma-separated systems to run (default: all)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--seed", type=seed_value, default=0, help="random seed (default: 0)")
     p.add_argument("--out", default="report", help="output directory (default: report)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=cmd_reproduce)

@@ -61,13 +61,22 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from dawn.core.errors import DawnError
+    from dawn.core.io import ensure_writable_dir
     from dawn.willump.bench import format_shift, format_table, run_bench
     from dawn.willump.workloads import FULL_WORKLOADS
 
-    names = tuple(s.strip() for s in args.workloads.split(",")) if args.workloads else None
+    names = None
+    if args.workloads is not None:
+        names = tuple(s.strip() for s in args.workloads.split(","))
+        if not all(names):
+            raise DawnError(
+                f"--workloads {args.workloads!r} has an empty name",
+                f"e.g. --workloads {','.join(FULL_WORKLOADS[:2])}",
+            )
     bad = [n for n in names or () if n not in FULL_WORKLOADS]
     if bad:
         raise DawnError(f"unknown workload(s) {', '.join(bad)}", f"choose from {', '.join(FULL_WORKLOADS)}")
+    ensure_writable_dir(args.out)  # before minutes of benchmarking, not after
     entries = run_bench(
         args.out,
         quick=args.quick,
@@ -117,11 +126,16 @@ def cmd_optimize(args: argparse.Namespace) -> int:
 def cmd_explain(args: argparse.Namespace) -> int:
     import json
 
+    from dawn.core.errors import DawnError
     from dawn.core.io import to_jsonable
     from dawn.willump.explain import format_plan
     from dawn.willump.optimized import OptimizedPipeline
 
-    opt = OptimizedPipeline.load(args.load) if args.load else _optimise(args)
+    if args.load is not None and not args.load.strip():
+        raise DawnError(
+            "--load was given an empty path", "pass the file that `dawn willump optimize --save` wrote"
+        )
+    opt = OptimizedPipeline.load(args.load) if args.load is not None else _optimise(args)
     plan = opt.explain()  # type: ignore[attr-defined]
     print(json.dumps(to_jsonable(plan), indent=2) if args.format == "json" else format_plan(plan))
     return 0

@@ -29,12 +29,19 @@ def take(X: Any, idx: np.ndarray) -> Any:
 
 def as_block(block: Any, name: str, expected_rows: int) -> np.ndarray | sp.csr_matrix:
     """Normalise a feature group's output to a 2-D float array or CSR matrix with ``expected_rows`` rows."""
-    if sp.issparse(block):
-        out: np.ndarray | sp.csr_matrix = sp.csr_matrix(block, dtype=np.float64)
-    else:
-        if hasattr(block, "to_numpy"):
-            block = block.to_numpy()
-        out = np.asarray(block, dtype=np.float64)
+    try:
+        if sp.issparse(block):
+            out: np.ndarray | sp.csr_matrix = sp.csr_matrix(block, dtype=np.float64)
+        else:
+            if hasattr(block, "to_numpy"):
+                block = block.to_numpy()
+            out = np.asarray(block, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DawnError(
+            f"feature group {name!r} returned values that are not numbers ({exc})",
+            "return numeric features (encode text or categories inside the group)",
+        ) from exc
+    if not sp.issparse(out):
         if out.ndim == 1:
             out = out.reshape(-1, 1)
         if out.ndim != 2:

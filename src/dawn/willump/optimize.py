@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from dawn.core.errors import DawnError
 from dawn.core.logging import get_logger
@@ -45,6 +46,20 @@ def _check_no_remote_failures(pipeline: Pipeline, before: dict[str, int]) -> Non
             "(on_error='nan' served NaN features)",
             "make the store reachable and optimise again",
         )
+
+
+def _check_finite(blocks: dict[str, Any]) -> None:
+    """A :class:`DawnError` for a group whose validation block holds +-inf or nothing but NaN (NaN
+    alone is a missing value, which tree models take)."""
+    for g, b in blocks.items():
+        vals = b.data if sp.issparse(b) else np.asarray(b)
+        if np.isinf(vals).any():
+            raise DawnError(f"feature group {g!r} returned inf on validation rows", "return finite features")
+        if not sp.issparse(b) and vals.size and np.isnan(vals).all():
+            raise DawnError(
+                f"feature group {g!r} returned only NaN on the validation rows",
+                "check the group (a failed lookup or join?) before optimising",
+            )
 
 
 def _check_labels(model: Any, y: np.ndarray | None, name: str) -> None:
@@ -278,6 +293,8 @@ def optimize(
 
     failures_before = _remote_failures(pipeline)
     blocks = _given_blocks(pipeline, blocks_val, n) if blocks_val is not None else pipeline.compute(X_val)
+    _check_no_remote_failures(pipeline, failures_before)
+    _check_finite(blocks)  # before the model sees them: its own error would not name the group
     feats = pipeline.assemble(blocks)
     if task == "classification":
         full_pred = np.asarray(pipeline.model.predict(feats))
@@ -313,7 +330,7 @@ def optimize(
         y_fit = None if y_train is None else np.asarray(y_train)
         n_sel = int(round(n * select_fraction))
         sel_idx, cal_idx = np.sort(perm[:n_sel]), np.sort(perm[n_sel:])
-    _check_no_remote_failures(pipeline, failures_before)
+    _check_no_remote_failures(pipeline, failures_before)  # again: costs and X_train looked up too
     b_cal = {g: b[cal_idx] for g, b in blocks.items()}
     b_sel = {g: b[sel_idx] for g, b in blocks.items()}
     heuristic = mode == "willump"

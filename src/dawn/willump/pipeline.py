@@ -23,6 +23,19 @@ Block = Any  # a 2-D float ndarray or a scipy CSR matrix
 _POOL_LOCK = threading.Lock()  # guards the lazy creation of each pipeline's thread pool
 
 
+def _run_group(name: str, fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)``, with an exception from the user's group named after the group."""
+    try:
+        return fn(*args)
+    except DawnError:
+        raise
+    except Exception as exc:
+        raise DawnError(
+            f"feature group {name!r} raised {type(exc).__name__}: {exc}",
+            "fix the group (rerun with --debug, or call it on the same rows, to see its traceback)",
+        ) from exc
+
+
 def _group_fn(name: str, group: Any) -> Callable[[Any], Any]:
     if hasattr(group, "transform"):
         return group.transform
@@ -152,9 +165,9 @@ class Pipeline:
         out: dict[str, Block] = {}
         for name in names:
             if name not in futures:
-                out[name] = as_block(self._fns[name](X), name, n)
+                out[name] = as_block(_run_group(name, self._fns[name], X), name, n)
         for name, fut in futures.items():
-            out[name] = as_block(fut.result(), name, n)
+            out[name] = as_block(_run_group(name, fut.result), name, n)
         return out
 
     def assemble(self, blocks: Mapping[str, Block]) -> Block:

@@ -78,19 +78,24 @@ def build(*, quick: bool = False, seed: int = 0, redis_url: str | None = None) -
     tr, va, te = split_indices(len(df), (0.4, 0.3), seed)
     train = df.iloc[tr]
     server = RedisServer() if redis_url is None else None
-    url = server.url if server is not None else str(redis_url)
-    users, movies = _user_table(train), _movie_table(train)
-    upload_table(url, "u:", users)
-    upload_table(url, "m:", movies)
-    groups: dict[str, Any] = {
-        "context": context,
-        "movie": RedisFeature(url, "m:", "movieId", movies.shape[1]),
-        "user": RedisFeature(url, "u:", "userId", users.shape[1]),
-    }
-    model = lgb.LGBMClassifier(n_estimators=100 if quick else 300, num_leaves=63, learning_rate=0.05,
-                               n_jobs=1, random_state=seed, verbose=-1)  # fmt: skip
-    pipe = Pipeline(groups, model)
-    model.fit(pipe.transform(train), y[tr])
+    try:  # a failure before the workload is handed over must not leave the private server running
+        url = server.url if server is not None else str(redis_url)
+        users, movies = _user_table(train), _movie_table(train)
+        upload_table(url, "u:", users)
+        upload_table(url, "m:", movies)
+        groups: dict[str, Any] = {
+            "context": context,
+            "movie": RedisFeature(url, "m:", "movieId", movies.shape[1]),
+            "user": RedisFeature(url, "u:", "userId", users.shape[1]),
+        }
+        model = lgb.LGBMClassifier(n_estimators=100 if quick else 300, num_leaves=63, learning_rate=0.05,
+                                   n_jobs=1, random_state=seed, verbose=-1)  # fmt: skip
+        pipe = Pipeline(groups, model)
+        model.fit(pipe.transform(train), y[tr])
+    except BaseException:
+        if server is not None:
+            server.stop()
+        raise
     cols = ["userId", "movieId", "year", "genres", "timestamp"]
     return Workload(
         "music", pipe, df.iloc[va][cols], y[va], df.iloc[te][cols], y[te], "accuracy",
