@@ -179,6 +179,28 @@ def test_active_loop_select_update_precision() -> None:
         loop.select(0)
     with pytest.raises(DawnError, match="unknown strategy"):
         make_strategy("oracle")
+    for bad in (2.5, float("nan")):
+        with pytest.raises(DawnError, match="whole number"):
+            loop.select(bad)  # type: ignore[arg-type]
+    with pytest.raises(DawnError, match="both 0 and 1"):
+        loop.update([("a", 0), ("a", 1)])
+    loop.update({"zz": 1})  # an id the pool does not have: found when the pool is next scored
+    with pytest.raises(DawnError, match="not in the pool"):
+        loop.select(1)
+
+
+@pytest.mark.parametrize(
+    ("ids", "sev", "msg"),
+    [
+        ([], np.zeros((0, 1)), "empty"),
+        (["a", "b"], np.zeros((3, 1)), "shape"),
+        (["a", "b"], np.array([[0.0], [np.nan]]), "NaN"),
+        (["a", "a"], np.zeros((2, 1)), "repeat"),
+    ],
+)
+def test_pool_scores_refuse_inconsistent_input(ids: list, sev: np.ndarray, msg: str) -> None:
+    with pytest.raises(DawnError, match=msg):
+        PoolScores(np.array(ids), sev)
 
 
 def test_labels_to_target_interpolates_and_ci() -> None:

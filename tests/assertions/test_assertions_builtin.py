@@ -127,17 +127,23 @@ def test_flicker_score_floor_keeps_only_gaps_seen_strongly_on_both_sides() -> No
     assert stream(0.5) == [(10, 2.0), (15, 1.0)]
 
 
-def test_streaming_flicker_floor_fails_on_a_nan_score_either_side() -> None:
+def test_streaming_video_assertions_refuse_bad_detections_like_the_batch_ones() -> None:
     box = np.array([[0.0, 0.0, 10.0, 20.0]])
-    for before, after in ((0.9, np.nan), (np.nan, 0.9)):
+    cases = [
+        (1, box, np.array([np.nan]), None, "NaN"),  # batch Flicker refuses NaN scores too
+        (1, np.array([[10.0, 0.0, 0.0, 20.0]]), np.array([0.9]), None, "negative size"),
+        (1, np.zeros((1, 3)), np.array([0.9]), None, "shape"),
+        (1, box, np.array([0.9, 0.8]), None, "2 scores for 1 boxes"),
+        (1, box, np.array([0.9]), np.array([1, 2]), "track ids"),
+        ("1", box, np.array([0.9]), None, "whole number"),
+    ]
+    for frame, boxes, scores, tracks, msg in cases:
         sv = StreamingVideoAssertions(min_score=0.5)
-        seen = []
-        for f, s in ((0, 0.9), (1, before), (2, None), (3, after)):
-            if s is None:
-                seen += sv.update(f, np.zeros((0, 4)), np.zeros(0))
-            else:
-                seen += sv.update(f, box, np.array([s]))
-        assert [e for e in seen if e.assertion == "flicker"] == []
+        sv.update(0, box, np.array([0.9]))
+        with pytest.raises(DawnError, match=msg):
+            sv.update(frame, boxes, scores, tracks)  # type: ignore[arg-type]
+    sv = StreamingVideoAssertions()
+    assert sv.update(0, [], []) == []  # an empty frame, given as empty lists
 
 
 def test_flicker_on_shuffled_rows_with_string_index() -> None:
@@ -227,6 +233,17 @@ def test_range_invariant_and_function_assertions_keep_index() -> None:
         (
             pd.DataFrame({"frame": [0], "x1": ["a"], "y1": [0], "x2": [1], "y2": [1], "score": [1.0]}),
             "not numeric",
+        ),
+        (pd.DataFrame({"frame": [1.5], "x1": [0], "y1": [0], "x2": [1], "y2": [1], "score": [1.0]}), "whole"),
+        (
+            pd.DataFrame({"frame": [0], "x1": [0], "y1": [0], "x2": [np.inf], "y2": [1], "score": [1.0]}),
+            "infinite",
+        ),
+        (
+            pd.DataFrame(
+                {"frame": [0], "x1": [0], "y1": [0], "x2": [1], "y2": [1], "score": [1.0], "cls": [None]}
+            ),
+            "'cls' has 1 missing",
         ),
     ],
 )

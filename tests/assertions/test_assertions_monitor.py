@@ -171,6 +171,12 @@ def test_check_cli_on_a_detection_csv(tmp_path: Path, capsys: pytest.CaptureFixt
         assert json.loads(capsys.readouterr().out)["flicker"]["flagged"] == flagged
     assert main(["assertions", "check", str(tmp_path / "d.csv"), "--flicker-min-score", "nan"]) == 2
     assert "not a number" in capsys.readouterr().err
+    assert main(["assertions", "check", str(tmp_path / "d.csv"), "--assertions", " , "]) == 2
+    assert "names no assertion" in capsys.readouterr().err
+    # a header-only table is an empty table, not a table of text columns
+    (tmp_path / "empty.csv").write_text("frame,x1,y1,x2,y2,score\n")
+    assert main(["assertions", "check", str(tmp_path / "empty.csv"), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["flicker"]["frames_flagged"] == 0
 
 
 def test_concurrent_predicts_record_every_firing_exactly_once(tmp_path: Path) -> None:
@@ -246,6 +252,20 @@ def test_misbehaving_assertion_or_fallback_is_recorded_not_raised() -> None:
     mon = Monitor(lambda v: v, [_BareArray("bare"), _neg()], hooks={"neg": Hook("raise")})
     with pytest.raises(AssertionFired, match="neg on 1 item"):
         mon.predict(x)
+
+
+def test_nan_severities_are_an_assertion_failure_and_finite_ones_still_fire() -> None:
+    from dawn.assertions import FunctionAssertion
+
+    def half_broken(outputs: np.ndarray, inputs: object = None) -> np.ndarray:
+        return np.array([np.nan, 1.0, 0.0])
+
+    mon = Monitor(lambda v: v, [FunctionAssertion(half_broken, name="hb")])
+    assert mon.predict(np.array([1.0, 2.0, 3.0])).tolist() == [1.0, 2.0, 3.0]
+    ev = mon.store.events()
+    assert sorted(ev["kind"]) == ["error", "fired"] and mon.stats["assertion_errors"] == 1
+    assert ev.loc[ev["kind"] == "fired", "input_id"].tolist() == ["1"]
+    assert "NaN" in ev.loc[ev["kind"] == "error", "detail"].iloc[0]
 
 
 def test_fallback_keeps_the_models_output_type() -> None:

@@ -60,8 +60,23 @@ class PoolScores:
     predictions: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        self.ids = np.asarray(self.ids)
-        self.severity = np.asarray(self.severity, dtype=np.float64).reshape(len(self.ids), -1)
+        self.ids = np.asarray(self.ids).reshape(-1)
+        sev = np.asarray(self.severity, dtype=np.float64)
+        if len(self.ids) == 0:
+            raise DawnError("the pool is empty", "score at least one unlabelled item")
+        if sev.shape[0] != len(self.ids) or sev.ndim > 2:
+            raise DawnError(
+                f"severity has shape {sev.shape} for {len(self.ids)} pool items",
+                "pass one row per item and one column per assertion",
+            )
+        if not np.isfinite(sev).all():
+            raise DawnError(
+                f"severity has {int((~np.isfinite(sev)).sum())} NaN or infinite value(s)",
+                "use 0 where an assertion abstains",
+            )
+        if len(np.unique(self.ids)) != len(self.ids):
+            raise DawnError("pool ids repeat", "give every pool item its own id")
+        self.severity = sev.reshape(len(self.ids), -1)
         if not self.names:
             self.names = [f"a{i}" for i in range(self.severity.shape[1])]
         if len(self.names) != self.severity.shape[1]:
@@ -376,10 +391,17 @@ class ActiveLoop:
         self._selected: dict[Hashable, tuple[Any, np.ndarray]] = {}  # id -> (prediction, flags at selection)
 
     def select(self, budget: int) -> list[Hashable]:
-        if budget < 1:
-            raise DawnError(f"budget {budget} < 1", "ask for at least one label")
+        if not isinstance(budget, int | np.integer) or budget < 1:
+            raise DawnError(f"budget {budget!r} is not a whole number >= 1", "ask for at least one label")
         pool = self.score()
         self._last = pool
+        unknown = set(self.labels_).difference(pool.ids.tolist())
+        if unknown:  # checked here: the pool's ids are known only once it is scored
+            shown = sorted(map(repr, unknown))[:5]
+            raise DawnError(
+                f"labels were given for {len(unknown)} id(s) not in the pool, e.g. {', '.join(shown)}",
+                "label the ids that select() returned, with the same type (e.g. int, not str)",
+            )
         self.strategy.observe(pool)
         available = np.array([i not in self.labels_ for i in pool.ids.tolist()], dtype=bool)
         pos = self.strategy.select(pool, budget, available, self.rng)
@@ -390,9 +412,17 @@ class ActiveLoop:
         return out
 
     def update(self, labels: Mapping[Hashable, Any] | Sequence[tuple[Hashable, Any]]) -> None:
-        items = labels.items() if isinstance(labels, Mapping) else labels
+        """Record labels (a later call may correct an earlier label; one call may not contradict itself)."""
+        items = list(labels.items() if isinstance(labels, Mapping) else labels)
+        given: dict[Hashable, Any] = {}
         for i, y in items:
-            self.labels_[i] = y
+            if i in given and given[i] != y:
+                raise DawnError(
+                    f"id {i!r} is labelled both {given[i]!r} and {y!r} in one update",
+                    "give each id one label",
+                )
+            given[i] = y
+        self.labels_.update(given)
 
     def precision(self) -> dict[str, dict[str, float]]:
         """Per assertion: of the labelled items it flagged, the share the model got wrong."""

@@ -41,20 +41,33 @@ def as_detections(df: pd.DataFrame, *, require_score: bool = True) -> pd.DataFra
     out = pd.DataFrame({"row": df.index.to_numpy()})
     for c in need:
         v = df[c]
+        if len(v) == 0:  # a header-only table reads as object columns: nothing to type-check
+            v = v.astype(np.float64)
         if not pd.api.types.is_numeric_dtype(v):
             raise DawnError(
                 f"detection column {c!r} is {v.dtype}, not numeric", "convert it with astype(float)"
             )
         arr = v.to_numpy(dtype=np.float64)
-        if np.isnan(arr).any():
+        if not np.isfinite(arr).all():
             raise DawnError(
-                f"detection column {c!r} has {int(np.isnan(arr).sum())} NaN value(s)",
+                f"detection column {c!r} has {int((~np.isfinite(arr)).sum())} NaN or infinite value(s)",
                 "drop or fill those rows before checking",
             )
         out[c] = arr
     if "score" not in out:
         out["score"] = 1.0
+    frames = out["frame"].to_numpy()
+    if (frames != np.round(frames)).any():
+        raise DawnError(
+            f"{int((frames != np.round(frames)).sum())} frame number(s) are not whole numbers",
+            "pass frame indices (0, 1, 2, ...), not timestamps in seconds",
+        )
     out["frame"] = out["frame"].astype(np.int64)
+    if "cls" in df.columns and df["cls"].isna().any():
+        raise DawnError(
+            f"detection column 'cls' has {int(df['cls'].isna().sum())} missing value(s)",
+            "fill them (e.g. with the detector's class) before checking",
+        )
     out["cls"] = df["cls"].to_numpy() if "cls" in df.columns else 0
     if "track" in df.columns:
         out["track"] = df["track"].to_numpy()

@@ -198,6 +198,13 @@ class Monitor:
         res = a.check(outputs, inputs)
         sev = np.asarray(res.severity, dtype=np.float64).reshape(-1)
         res_ids = np.asarray(res.ids).reshape(-1)
+        bad = ~np.isfinite(sev)
+        if bad.any():  # an assertion bug: recorded as a failure; its finite severities still count
+            with self._lock:
+                self.stats["assertion_errors"] += 1
+            msg = f"assertion returned {int(bad.sum())} NaN or infinite severities (of {len(sev)})"
+            events.append((ts, self.name, "*", a.name, 0.0, None, "error", msg))
+            sev = np.where(bad, 0.0, sev)
         fired = np.flatnonzero(sev > 0)
         if fired.size == 0:
             return outputs

@@ -58,20 +58,20 @@ class StreamingVideoAssertions:
     def update(
         self, frame: int, boxes: np.ndarray, scores: np.ndarray, track_ids: np.ndarray | None = None
     ) -> list[StreamEvent]:
+        boxes, scores, track_ids = _checked(frame, boxes, scores, track_ids)
         if frame <= self._frame:
             raise DawnError(
                 f"frame {frame} arrived after frame {self._frame}", "feed frames in increasing order"
             )
         if self._first_frame is None:
             self._first_frame = frame
-        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         if track_ids is None:
             if self.tracker is None:
                 self.tracker = IoUTracker(self.iou_threshold, self.max_gap + 1)
             track_ids = self.tracker.update(frame, boxes)
         events: list[StreamEvent] = []
         tracks = self._tracks
-        for k, b, s in zip(track_ids.tolist(), boxes.tolist(), np.asarray(scores).tolist(), strict=True):
+        for k, b, s in zip(track_ids.tolist(), boxes.tolist(), scores.tolist(), strict=True):
             t = tracks.get(k)
             if t is None:
                 tracks[k] = [frame, frame, b, s, 1]
@@ -106,3 +106,40 @@ class StreamingVideoAssertions:
         """End of stream: tracks still alive are cut by the end, so they never count as brief."""
         self._tracks.clear()
         return []
+
+
+def _checked(
+    frame: object, boxes: object, scores: object, track_ids: object
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """One frame's detections as arrays, or a :class:`DawnError` naming what is wrong (as the batch
+    assertions' :func:`~dawn.assertions.detection.as_detections` would)."""
+    if not isinstance(frame, int | np.integer):
+        raise DawnError(f"frame {frame!r} is not a whole number", "pass the frame index as an int")
+    try:
+        b = np.asarray(boxes, dtype=np.float64)
+        s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError) as exc:
+        raise DawnError(
+            f"frame {frame}: boxes or scores are not numbers ({exc})", "pass float arrays"
+        ) from exc
+    if b.size == 0:
+        b = b.reshape(0, 4)
+    if b.ndim != 2 or b.shape[1] != 4:
+        raise DawnError(
+            f"frame {frame}: boxes have shape {b.shape}", "pass an (n, 4) array of x1, y1, x2, y2"
+        )
+    if len(s) != len(b):
+        raise DawnError(f"frame {frame}: {len(s)} scores for {len(b)} boxes", "pass one score per box")
+    if not (np.isfinite(b).all() and np.isfinite(s).all()):
+        raise DawnError(f"frame {frame}: NaN or infinite box or score", "drop or fill those detections")
+    if ((b[:, 2] < b[:, 0]) | (b[:, 3] < b[:, 1])).any():
+        raise DawnError(
+            f"frame {frame}: a box has negative size (x2 < x1 or y2 < y1)",
+            "boxes are x1, y1, x2, y2 corners; convert from x, y, w, h first",
+        )
+    t = None
+    if track_ids is not None:
+        t = np.asarray(track_ids).reshape(-1)
+        if len(t) != len(b):
+            raise DawnError(f"frame {frame}: {len(t)} track ids for {len(b)} boxes", "pass one id per box")
+    return b, s, t

@@ -119,6 +119,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     known = {"flicker": builtin.Flicker, "multibox": builtin.MultiBox, "appear": builtin.Appear}
     names = [n.strip() for n in args.assertions.split(",") if n.strip()]
+    if not names:
+        raise DawnError("--assertions names no assertion", f"e.g. --assertions {','.join(known)}")
     bad = [n for n in names if n not in known]
     if bad:
         raise DawnError(f"unknown assertion(s) {bad}", f"choose from {', '.join(known)}")
