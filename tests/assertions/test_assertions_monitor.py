@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +91,28 @@ def test_sampling_caps_checks() -> None:
         mon.predict(np.array([-1.0]))
     assert 60 < mon.stats["checked"] < 140
     assert len(mon.store.events()) == mon.stats["checked"]
+
+
+def test_store_paths_that_cannot_be_written_name_the_problem(tmp_path: Path) -> None:
+    with pytest.raises(DawnError, match="does not exist"):
+        EventStore(tmp_path / "missing" / "ev.sqlite")
+    with pytest.raises(DawnError, match="cannot open or create"):
+        EventStore(tmp_path)  # a directory, not a file
+    store = EventStore(tmp_path / "ev.sqlite")
+    store.close()
+    with pytest.raises(DawnError, match="was closed"):
+        store.record([(0.0, "m", "1", "a", 1.0, None, "fired", None)])
+
+
+def test_events_beyond_the_memory_cap_are_counted_when_dropped(tmp_path: Path) -> None:
+    store = EventStore(tmp_path / "ev.sqlite")
+    mon = Monitor(lambda v: v, [_neg()], store=store)
+    mon._pending = deque(maxlen=3)  # a small cap, to reach it
+    store.close()  # every write fails from now on
+    for _ in range(5):
+        assert mon.predict(np.array([-1.0])).tolist() == [-1.0]
+    assert mon.stats["store_errors"] == 5 and mon.stats["events_dropped"] == 2
+    assert len(mon._pending) == 3
 
 
 def test_locked_store_keeps_answering_then_catches_up(tmp_path: Path) -> None:

@@ -140,7 +140,10 @@ class Monitor:
         self._counter = 0
         self._pending: deque[tuple[Any, ...]] = deque(maxlen=100_000)  # events the store refused
         self.review_queue: deque[Any] = deque(maxlen=100_000)
-        self.stats = {"batches": 0, "checked": 0, "firings": 0, "assertion_errors": 0, "store_errors": 0}
+        self.stats = {
+            "batches": 0, "checked": 0, "firings": 0, "assertion_errors": 0, "store_errors": 0,
+            "events_dropped": 0,
+        }  # fmt: skip
 
     def __call__(self, inputs: Any) -> Any:
         return self.predict(inputs)
@@ -300,7 +303,11 @@ class Monitor:
                 self._pending.clear()
             except DawnError as exc:  # keep answering; retry these events with the next batch
                 self.stats["store_errors"] += 1
-                log.warning("%s; keeping %d event(s) in memory", exc.one_line(), len(batch))
+                cap = self._pending.maxlen or len(batch)
+                dropped = max(len(batch) - cap, 0)  # the oldest go first: the deque keeps the newest
+                self.stats["events_dropped"] = self.stats.get("events_dropped", 0) + dropped
+                note = f", dropped the {dropped} oldest" if dropped else ""
+                log.warning("%s; keeping %d event(s) in memory%s", exc.one_line(), min(len(batch), cap), note)
                 self._pending.clear()
                 self._pending.extend(batch)
 

@@ -66,11 +66,23 @@ class EventStore:
                 raise DawnError(f"no event store at {p}", "pass the path that the monitor wrote (store=...)")
             self._conn = _connect_read_only(p, timeout)
             return
+        if self.path != ":memory:":
+            parent = Path(self.path).resolve().parent
+            if not parent.is_dir():
+                raise DawnError(
+                    f"cannot create event store {self.path}: directory {parent} does not exist",
+                    "create the directory or choose another store path",
+                )
         try:
             self._conn = sqlite3.connect(self.path, timeout=timeout, check_same_thread=False)
             if self.path != ":memory:":
                 self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.executescript(_SCHEMA)
+        except sqlite3.OperationalError as exc:  # permissions, a directory at the path, a read-only file
+            raise DawnError(
+                f"cannot open or create event store {self.path} for writing ({exc})",
+                "check that the file and its directory are writable, or choose another store path",
+            ) from exc
         except sqlite3.DatabaseError as exc:
             raise DawnError(
                 f"event store {self.path} is not a usable SQLite database ({exc})",
@@ -101,6 +113,10 @@ class EventStore:
             raise DawnError(
                 f"cannot write to event store {self.path}: {exc}",
                 "check that no process holds a long write lock and the disk is writable",
+            ) from exc
+        except sqlite3.ProgrammingError as exc:  # the connection was closed under the monitor
+            raise DawnError(
+                f"event store {self.path} was closed ({exc})", "give the monitor an open EventStore"
             ) from exc
         except sqlite3.DatabaseError as exc:
             raise DawnError(
