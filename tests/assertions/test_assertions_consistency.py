@@ -110,9 +110,37 @@ def test_datetime_time_column_with_many_identifiers() -> None:
     # 3,000 identifiers over nanosecond timestamps: the windowed count must stay exact
     df = pd.concat([pd.DataFrame({"obj": k, "t": t}) for k in range(3000)], ignore_index=True)
     df = df[~((df["obj"] % 2 == 1) & df["t"].isin(t[2:4]))]  # odd ids: a 3 s gap, longer than T
-    r = TransitionConsistency(id_col="obj", time_col="t", horizon=2e9).check(df)  # ns
+    r = TransitionConsistency(id_col="obj", time_col="t", horizon=pd.Timedelta(2, "s")).check(df)
     fired = df.loc[r.ids[r.fired]]
     assert fired.groupby("obj").size().to_dict() == {k: 2 for k in range(0, 3000, 2)}
+    # a bare number against datetimes would silently mean nanoseconds: refused, with the fix
+    with pytest.raises(DawnError, match="pd.Timedelta"):
+        TransitionConsistency(id_col="obj", time_col="t", horizon=2).check(df)
+    with pytest.raises(DawnError, match="pd.Timedelta"):
+        TransitionConsistency(id_col="obj", time_col="t", horizon=pd.Timedelta(2, "s")).check(
+            pd.DataFrame({"obj": [1, 1], "t": [0, 1]})
+        )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "msg"),
+    [
+        ({"horizon": 0}, "positive, finite"),
+        ({"horizon": float("nan")}, "positive, finite"),
+        ({"period": -1}, "positive, finite"),
+        ({"horizon": "3s"}, "not a number or a duration"),
+        ({"horizon": 3, "period": pd.Timedelta(1, "s")}, "mix a duration"),
+    ],
+)
+def test_bad_horizon_or_period_is_a_clear_error(kwargs: dict, msg: str) -> None:
+    with pytest.raises(DawnError, match=msg):
+        TransitionConsistency(id_col="obj", time_col="t", **kwargs)
+
+
+def test_identifiers_of_mixed_types_are_refused() -> None:
+    df = pd.DataFrame({"obj": [1, "1", 1], "t": [0, 1, 2]})
+    with pytest.raises(DawnError, match="mixes types"):
+        TransitionConsistency(id_col="obj", time_col="t").check(df)
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,10 @@ votes for attributes.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,6 +39,11 @@ def _codes_and_times(df: pd.DataFrame, id_col: str, time_col: str | None) -> tup
             raise DawnError(f"column {c!r} not found (have {list(df.columns)})", "name an existing column")
     if df[id_col].isna().any():
         raise DawnError(f"identifier column {id_col!r} has missing values", "drop or fill them first")
+    if pd.api.types.infer_dtype(df[id_col], skipna=True).startswith("mixed"):  # 1 and "1": two ids
+        raise DawnError(
+            f"identifier column {id_col!r} mixes types (e.g. numbers and strings)",
+            f"convert it to one type first, e.g. df[{id_col!r}].astype(str)",
+        )
     codes, _ = pd.factorize(df[id_col], sort=False)
     if time_col is None:
         return codes.astype(np.int64), np.zeros(len(df))
@@ -52,6 +59,23 @@ def _codes_and_times(df: pd.DataFrame, id_col: str, time_col: str | None) -> tup
     if np.isnan(times).any():
         raise DawnError(f"time column {time_col!r} has missing values", "drop or fill them first")
     return codes.astype(np.int64), times
+
+
+def _span(value: Any, name: str) -> tuple[float, bool]:
+    """A horizon or period as a positive float, and whether it was given as a duration (then in
+    nanoseconds, the unit of datetime time columns)."""
+    if isinstance(value, pd.Timedelta | np.timedelta64 | datetime.timedelta):
+        v, is_duration = float(pd.Timedelta(value).value), True
+    else:
+        try:
+            v, is_duration = float(value), False
+        except (TypeError, ValueError):
+            raise DawnError(
+                f"{name}={value!r} is not a number or a duration", f"pass e.g. {name}=3"
+            ) from None
+    if not np.isfinite(v) or v <= 0:
+        raise DawnError(f"{name}={value!r} is not a positive, finite span", f"pass e.g. {name}=3")
+    return v, is_duration
 
 
 def _segments(codes: np.ndarray, times: np.ndarray, period: float) -> dict[str, np.ndarray]:
@@ -130,10 +154,13 @@ class TransitionConsistency(Assertion):
     max_transitions : int, default=1
         ``M``. With 1, a disappearance followed by a reappearance within ``horizon`` (a flicker) and an
         appearance followed by a disappearance within ``horizon`` (a brief appearance) both violate.
-    horizon : float
-        ``T``, in time units.
-    period : float or None
-        Time between consecutive observations; inferred as the smallest positive step if None.
+    horizon : float or pd.Timedelta
+        ``T``, in the time column's units; a duration (``pd.Timedelta``) when the time column holds
+        datetimes, a number otherwise (a mismatch is a :class:`DawnError`: a bare 3 against datetimes
+        would mean 3 nanoseconds).
+    period : float, pd.Timedelta or None
+        Time between consecutive observations, given like ``horizon``; inferred as the smallest
+        positive step if None.
     interpolate : sequence of str
         Numeric columns to interpolate into gap fills (e.g. box corners).
     """
@@ -145,12 +172,27 @@ class TransitionConsistency(Assertion):
     period: float | None = None
     interpolate: Sequence[str] = ()
 
+    _durations: bool = field(default=False, init=False, repr=False)
+
     def __post_init__(self) -> None:
+        # durations (pd.Timedelta) are kept in nanoseconds, the unit of a datetime time column
+        self.horizon, h_duration = _span(self.horizon, "horizon")
+        p_duration = h_duration
+        if self.period is not None:
+            self.period, p_duration = _span(self.period, "period")
+        if p_duration != h_duration:
+            raise DawnError("horizon and period mix a duration and a bare number", "give both the same way")
+        self._durations = h_duration
         self.window = int(np.ceil(self.horizon)) + 1
         self.lookahead = int(np.ceil(self.horizon)) + 1
 
     def analyse(self, outputs: pd.DataFrame) -> dict[str, np.ndarray]:
         codes, times = _codes_and_times(outputs, self.id_col, self.time_col)
+        if pd.api.types.is_datetime64_any_dtype(outputs[self.time_col]) != self._durations:
+            raise DawnError(
+                "the time column holds datetimes but horizon is a bare number (or the other way round)",
+                "with datetimes pass horizon=pd.Timedelta(...) (and period); with numbers, numbers",
+            )
         period = self.period if self.period is not None else _infer_period(times)
         s = _segments(codes, times, period)
         lo_t, hi_t = (times.min(), times.max()) if len(times) else (0.0, 0.0)
@@ -260,8 +302,9 @@ class Consistency:
     time_col : str or None
         Timestamp column; None skips the transition assertion.
     max_transitions : int, default=1
-    horizon : float, default=3
-    period : float or None
+    horizon : float or pd.Timedelta, default=3
+        As in :class:`TransitionConsistency` (a duration for datetime time columns).
+    period : float, pd.Timedelta or None
     interpolate : sequence of str
         Numeric columns to interpolate when filling a gap.
 
