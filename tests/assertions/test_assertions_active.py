@@ -230,3 +230,11 @@ def test_weak_label_export_and_majority_vote() -> None:
     bad = pd.DataFrame({"id": [0], "label": [-3], "source": ["a"]})
     with pytest.raises(DawnError, match="negative"):
         label_matrix(bad, [0], ["a"])
+    for y in (1.7, "x", None):
+        with pytest.raises(DawnError, match="whole number"):
+            label_matrix(pd.DataFrame({"id": [0], "label": [y], "source": ["a"]}), [0], ["a"])
+    assert label_matrix(pd.DataFrame(), [0, 1]).shape == (2, 0)  # nothing proposed: no sources
+    with pytest.raises(DawnError, match="lack column"):
+        label_matrix(pd.DataFrame({"id": [0]}), [0])
+    with pytest.raises(DawnError, match="n_classes"):
+        majority_vote(L, 2)  # L holds class 2

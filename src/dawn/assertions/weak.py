@@ -42,22 +42,35 @@ def label_matrix(
 ) -> np.ndarray:
     """Snorkel-style label matrix ``L`` of shape (len(ids), n_sources): the label each source proposes
     for each item, ``ABSTAIN`` (-1) where it proposes none. Labels must be non-negative integers."""
+    if labels.empty:
+        return np.full((len(ids), 0 if sources is None else len(sources)), ABSTAIN, dtype=np.int64)
+    missing = [c for c in ("id", "label", "source") if c not in labels.columns]
+    if missing:
+        raise DawnError(f"weak labels lack column(s) {missing}", "pass the table that weak_labels() returns")
     sources = list(sources) if sources is not None else sorted(labels["source"].unique())
     L = np.full((len(ids), len(sources)), ABSTAIN, dtype=np.int64)
-    if labels.empty:
-        return L
     pos = {v: i for i, v in enumerate(ids)}
     col = {s: j for j, s in enumerate(sources)}
     for i, y, s in labels[["id", "label", "source"]].itertuples(index=False):
         if i in pos and s in col:
-            if int(y) < 0:
-                raise DawnError(f"label {y} for {i} is negative", "encode classes as 0..k-1")
+            try:
+                whole = float(y) == int(y)
+            except (TypeError, ValueError):
+                whole = False
+            if not whole or int(y) < 0:
+                what = "negative" if whole else "not a whole number"
+                raise DawnError(f"label {y!r} for {i!r} is {what}", "encode classes as 0..k-1")
             L[pos[i], col[s]] = int(y)
     return L
 
 
 def majority_vote(L: np.ndarray, n_classes: int) -> np.ndarray:
     """Combine a label matrix by majority vote; ``ABSTAIN`` where every source abstains (ties: lowest)."""
+    if L.max(initial=ABSTAIN) >= n_classes:
+        raise DawnError(
+            f"the label matrix holds class {int(L.max())}, but n_classes is {n_classes}",
+            "pass n_classes larger than every class index",
+        )
     counts = np.zeros((L.shape[0], n_classes), dtype=np.int64)
     r, c = np.nonzero(L >= 0)
     np.add.at(counts, (r, L[r, c]), 1)
