@@ -70,6 +70,13 @@ def test_p50_objective_picks_the_candidate_with_the_best_expected_median(binary_
         optimize(pipe, X[2000:2500], y[2000:2500], single_row_objective="p90", measure=False)
 
 
+def test_predict_one_explains_a_flat_array_row(fitted) -> None:
+    _, opt, X, _ = fitted
+    with pytest.raises(DawnError, match=r"reshape\(1, -1\)"):
+        opt.predict_one(X[0])
+    assert opt.predict_one(X[:1]) in (0, 1)
+
+
 def test_top_k_matches_full_ranking(fitted) -> None:
     pipe, opt, X, _ = fitted
     assert opt.topk_ is not None and opt.topk_.cheap == ["cheap"]
@@ -163,6 +170,20 @@ def test_save_load_roundtrip(fitted, tmp_path) -> None:
         OptimizedPipeline.load(tmp_path / "bad")
     with pytest.raises(DawnError, match="no optimised pipeline"):
         OptimizedPipeline.load(tmp_path / "missing")
+    (tmp_path / "a_dir").mkdir()
+    with pytest.raises(DawnError, match=r"cannot write .*a_dir"):  # names the target, not a temp file
+        opt.save(tmp_path / "a_dir")
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no temp left
+    import threading
+
+    lock = threading.Lock()
+    opt.pipeline.features["slow"] = lambda X, held=lock: slow_block(X)  # a lock does not pickle
+    try:
+        with pytest.raises(DawnError, match="does not pickle"):
+            opt.save(tmp_path / "locked.willump")
+    finally:
+        opt.pipeline.features["slow"] = slow_block
+    assert not (tmp_path / "locked.willump").exists()
 
 
 def test_multiclass_cascade_with_lightgbm_and_xgboost(binary_data) -> None:

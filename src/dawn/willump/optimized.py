@@ -135,6 +135,11 @@ class OptimizedPipeline:
         elif hasattr(x, "to_frame") and not hasattr(x, "columns"):
             x = self._series_input(x)
         if n_rows(x) != 1:
+            if isinstance(x, np.ndarray) and x.ndim == 1:  # one feature vector, read as len(x) rows
+                raise DawnError(
+                    f"predict_one got a 1-D array of {len(x)} values, which reads as {len(x)} rows",
+                    "pass one array row as x.reshape(1, -1), or use predict() for a batch",
+                )
             raise DawnError(f"predict_one got {n_rows(x)} rows", "pass one row, or use predict() for a batch")
         plan, pipe, stats = self.cascade_single_, self.pipeline, self._serving_stats()
         if plan is None or pipe.task == "regression" or not stats.answers_early("single"):
@@ -277,12 +282,23 @@ class OptimizedPipeline:
         Feature groups are serialised with cloudpickle, so lambdas work; Redis groups reconnect on load.
         """
         try:
-            import cloudpickle
+            try:
+                import cloudpickle
 
-            payload = cloudpickle.dumps(self)
-        except ImportError:
-            payload = pickle.dumps(self)
-        return atomic_write_bytes(path, _MAGIC + payload)
+                payload = cloudpickle.dumps(self)
+            except ImportError:
+                payload = pickle.dumps(self)
+        except (pickle.PicklingError, TypeError, AttributeError) as exc:
+            raise DawnError(
+                f"the optimised pipeline cannot be saved: a feature group or model does not pickle ({exc})",
+                "make the groups plain functions or picklable objects (open connections on first use)",
+            ) from exc
+        try:
+            return atomic_write_bytes(path, _MAGIC + payload)
+        except OSError as exc:  # nothing is left behind: the temporary file is removed
+            raise DawnError(
+                f"cannot write {path} ({exc.strerror or exc})", "choose a writable file path"
+            ) from exc
 
     @staticmethod
     def load(path: str | Path) -> OptimizedPipeline:
