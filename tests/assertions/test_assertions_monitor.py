@@ -167,6 +167,13 @@ def test_report_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert [r["input_id"] for r in section["data"]["high_confidence"]] == ["2"]  # the default --top 20
     assert main(["assertions", "report", str(tmp_path / "none.sqlite")]) == 2
     assert "no event store" in capsys.readouterr().err
+    # an infinite severity in the store: the JSON stays strict (null), not the non-standard Infinity
+    inf_store = EventStore(tmp_path / "inf.sqlite")
+    inf_store.record([(1.0, "m", "7", "range", float("inf"), 0.99, "fired", None)])
+    inf_store.close()
+    assert main(["assertions", "report", str(tmp_path / "inf.sqlite"), "--format", "json"]) == 0
+    out = capsys.readouterr().out
+    assert "Infinity" not in out and json.loads(out)["events"] == 1
 
 
 def test_check_cli_on_a_detection_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -79,7 +79,10 @@ def cmd_report(args: argparse.Namespace) -> int:
             section = store_section(store, bucket_s=args.bucket, top=args.top)
             Report("dawn assertions report", sections=[section]).write(args.html)
     if args.format == "json":
-        print(json.dumps(rep, indent=2, default=str))
+        from dawn.core.io import to_jsonable
+
+        # strict JSON: a non-finite severity or confidence becomes null, not the non-standard Infinity
+        print(json.dumps(to_jsonable(rep), indent=2, default=str, allow_nan=False))
         return 0
     print(f"{rep['store']}: {rep['events']} event(s)")
     for row in rep["counts"]:
@@ -164,7 +167,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     res = run_bench(out_dir=args.out, quick=args.quick, seed=args.seed, peer=not args.no_peer)
     if args.format == "json":
-        print(json.dumps(res["summary"], indent=2, default=str))
+        from dawn.core.io import to_jsonable
+
+        print(json.dumps(to_jsonable(res["summary"]), indent=2, default=str, allow_nan=False))
     else:
         for k, v in res["summary"].items():
             print(f"{k}: {v}")
