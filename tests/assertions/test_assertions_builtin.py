@@ -270,6 +270,33 @@ def test_streaming_wrapper_matches_batch_across_batch_boundaries() -> None:
         s2.update(df[df["frame"] < 5])
 
 
+def test_streaming_wrapper_refuses_resent_frames_and_survives_a_refused_batch() -> None:
+    df = _walkers(40, drop=((0, 15),), blip=None)
+    clean = Streaming(Flicker())
+    got_clean = []
+    for start in range(0, 40, 5):
+        r = clean.update(df[(df["frame"] >= start) & (df["frame"] < start + 5)], last_time=start + 4)
+        got_clean += r.ids[r.fired].tolist()
+    got_clean += (lambda r: r.ids[r.fired].tolist())(clean.flush())
+    assert got_clean == [15]
+    s = Streaming(Flicker())
+    s.update(df[df["frame"] < 10], last_time=9)
+    with pytest.raises(DawnError, match="already received"):
+        s.update(df[(df["frame"] >= 7) & (df["frame"] < 9)])  # frames 7-8 again
+    got: list[int] = []
+    for start in range(10, 40, 5):
+        part = df[(df["frame"] >= start) & (df["frame"] < start + 5)]
+        if start == 15:
+            broken = part.copy()
+            broken.loc[broken.index[0], "score"] = np.nan
+            with pytest.raises(DawnError, match="NaN"):
+                s.update(broken, last_time=start + 4)
+        r = s.update(part, last_time=start + 4)  # the same batch, fixed
+        got += r.ids[r.fired].tolist()
+    got += (lambda r: r.ids[r.fired].tolist())(s.flush())
+    assert got == got_clean
+
+
 def test_streaming_video_assertions_constant_state() -> None:
     df = _walkers(40, drop=((0, 10), (1, 29), (1, 30)), blip=20)
     sv = StreamingVideoAssertions(max_gap=2, max_len=2)

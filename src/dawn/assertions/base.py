@@ -153,8 +153,10 @@ class Streaming:
     library was stateless per call, so a flicker split across two calls was never seen. This wrapper keeps
     the last ``window + lookahead`` time units of rows, re-checks them with each new batch, and emits each
     item's verdict exactly once, as soon as ``lookahead`` later time units have arrived. :meth:`flush`
-    emits the rest at the end of the stream. Batches must arrive in time order; rows out of order
-    *within* a batch are fine.
+    emits the rest at the end of the stream. Batches must arrive in time order (a batch may continue
+    the last time unit of the one before; rows of earlier time units are refused, as they would be
+    counted twice); rows out of order *within* a batch are fine. A batch the inner assertion refuses
+    (e.g. a NaN score) leaves the stream as it was, so the corrected batch can be sent again.
 
     The inner assertion's ids may be time values (flicker, appear and multibox report frames) or its
     input's row labels (class flip, transition consistency): then each verdict is emitted by its row's
@@ -196,13 +198,25 @@ class Streaming:
                 f"out-of-order batch: time {t.min()} already emitted (up to {self._emitted_upto})",
                 "send batches in time order, or check the whole batch with the assertion itself",
             )
+        if len(t) and float(t.min()) < self._last_time:  # re-sent rows would be counted twice
+            raise DawnError(
+                f"out-of-order batch: time {t.min()} is before time {self._last_time}, already received",
+                "send each time unit's rows once, in time order (a batch may continue the last one)",
+            )
+        before = (self._last_time, self._next_row)
         self._last_time = max(self._last_time, batch_last)
         numbered = batch.set_axis(pd.RangeIndex(self._next_row, self._next_row + len(batch)), axis=0)
         self._labels.update(zip(numbered.index.tolist(), batch.index.tolist(), strict=True))
         self._next_row += len(batch)
         buf = numbered if self._buffer is None else pd.concat([self._buffer, numbered])
         final_upto = self._last_time - self.inner.lookahead
-        res = self._emit(buf, final_upto)
+        try:
+            res = self._emit(buf, final_upto)
+        except BaseException:  # a batch the assertion refuses leaves the stream as it was: resend it fixed
+            self._last_time, self._next_row = before
+            for k in numbered.index.tolist():
+                self._labels.pop(k, None)
+            raise
         keep_from = final_upto - self.inner.window - self.inner.lookahead
         times = buf[self.time_col].to_numpy()
         if self._first_row is None and len(buf) and (times <= keep_from).any():
