@@ -60,17 +60,22 @@ def test_pipeline_with_redis_group_optimizes(redis_url: str) -> None:
     assert np.mean(opt.predict(X[2500:]) != pipe.predict(X[2500:])) <= 0.08
     # with a remote group, every set of groups is also timed as it runs (lookups overlap local work)
     assert set(opt.info_["joint_costs"]) == {"local", "user", "local+user"}
+    assert opt.explain()["remote_failures"] == {"user": 0}
     assert all(v["cost_batch_s"] > 0 and v["cost_single_s"] > 0 for v in opt.info_["joint_costs"].values())
 
 
-def test_unreachable_redis_policies() -> None:
+def test_unreachable_redis_policies(caplog: pytest.LogCaptureFixture) -> None:
     url = "redis://127.0.0.1:1/0"  # nothing listens on port 1
     X = pd.DataFrame({"key": [1, 2]})
     with pytest.raises(DawnError, match="unreachable"):
         RedisFeature(url, "p:", "key", 2)(X)
     lenient = RedisFeature(url, "p:", "key", 2, on_error="nan")
-    out = lenient(X)
-    assert out.shape == (2, 2) and np.isnan(out).all() and lenient.failures == 2
+    with caplog.at_level("WARNING", logger="dawn.willump.remote"):
+        out = lenient(X)
+        lenient(X)
+    assert out.shape == (2, 2) and np.isnan(out).all() and lenient.failures == 4
+    # one warning per outage, not one per call
+    assert sum("serving NaN features" in r.getMessage() for r in caplog.records) == 1
     with pytest.raises(DawnError, match="on_error"):
         RedisFeature(url, "p:", "key", 2, on_error="ignore")
     with pytest.raises(DawnError, match="Redis"):

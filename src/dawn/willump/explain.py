@@ -119,5 +119,10 @@ def format_plan(plan: dict[str, Any]) -> str:
                 f"served ({use}): {r['rows']} rows, {r['early_share']:.1%} early against "
                 f"{r['calibration_share']:.1%} on calibration{flag}{stopped}"
             )
+    for group, failed in (plan.get("remote_failures") or {}).items():
+        if failed:
+            lines.append(
+                f"remote group {group!r}: {failed} lookups failed; NaN features were served for them"
+            )
     lines.append(f"optimised in {plan.get('optimize_seconds', float('nan')):.1f} s")
     return "\n".join(lines)

@@ -26,6 +26,9 @@ import numpy as np
 import pandas as pd
 
 from dawn.core.errors import DawnError
+from dawn.core.logging import get_logger
+
+log = get_logger(__name__)
 
 
 class LRUCache:
@@ -195,7 +198,18 @@ class RedisFeature:
                         "start redis-server, or build the group with on_error='nan' to serve NaN features",
                     ) from exc
                 self.failures += len(todo)
+                if not getattr(self, "_failing", False):  # once per outage, not once per call
+                    log.warning(
+                        "Redis at %s is unreachable (%s): serving NaN features for keys %s* "
+                        "(on_error='nan') until it answers again",
+                        self.url, type(exc).__name__, self.prefix,
+                    )  # fmt: skip
+                self._failing = True
                 got = [None] * len(todo)
+            else:
+                if getattr(self, "_failing", False):
+                    log.warning("Redis at %s answers again (keys %s*)", self.url, self.prefix)
+                self._failing = False
             # one decode for the whole batch: absent keys become NaN rows
             nan_row = np.full(width, np.nan, dtype=np.float32).tobytes()
             parts = [nan_row if raw is None else raw for raw in got]
