@@ -9,6 +9,16 @@ from dawn.core.errors import DawnError
 from dawn.willump.serving import ServingStats
 
 
+def _band(served: int, calibration: tuple[int, int] | float, alpha: float) -> tuple[int, int]:
+    """The early counts a window of ``served`` rows may show without being flagged at ``alpha``
+    (inclusive), from the tail sums ServingStats decides with."""
+    from dawn.willump.serving import _tails
+
+    at_most, at_least = _tails(served, calibration)
+    inside = np.flatnonzero(np.minimum(at_most, at_least) >= alpha / 2)
+    return (int(inside[0]), int(inside[-1])) if len(inside) else (served + 1, -1)
+
+
 def test_counts_and_the_test_on_known_counts() -> None:
     stats = ServingStats(window=10_000)
     stats.record("batch", 1000, 700, (2800, 4000))
@@ -41,7 +51,7 @@ def test_the_calibration_shares_own_error_keeps_unshifted_traffic_quiet() -> Non
 
 
 def test_the_window_band_agrees_with_the_p_value() -> None:
-    from dawn.willump.serving import _band, pvalue
+    from dawn.willump.serving import pvalue
 
     for served, cal, alpha in ((2000, (3960, 4000), 1e-3), (2000, (20, 4000), 1e-4), (500, 0.7, 1e-3)):
         lo, hi = _band(served, cal, alpha)
@@ -148,7 +158,7 @@ def test_alpha_spent_over_the_stream_bounds_any_false_alarm() -> None:
 
 
 def test_a_window_is_flagged_exactly_when_its_p_value_is_under_its_spent_level() -> None:
-    from dawn.willump.serving import _band, pvalue, window_level
+    from dawn.willump.serving import pvalue, window_level
 
     for cal in ((2800, 4000), 0.7):
         for spending in (True, False):

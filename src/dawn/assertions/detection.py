@@ -71,13 +71,19 @@ def as_detections(df: pd.DataFrame, *, require_score: bool = True) -> pd.DataFra
     out["cls"] = df["cls"].to_numpy() if "cls" in df.columns else 0
     if "track" in df.columns:
         out["track"] = df["track"].to_numpy()
-    bad = (out["x2"].to_numpy() < out["x1"].to_numpy()) | (out["y2"].to_numpy() < out["y1"].to_numpy())
+    check_box_sizes(out[BOX].to_numpy())
+    return out
+
+
+def check_box_sizes(boxes: np.ndarray, where: str = "") -> None:
+    """A :class:`DawnError` if any box (rows of x1, y1, x2, y2) has negative size; ``where`` prefixes
+    the message (e.g. ``"frame 7: "``)."""
+    bad = (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])
     if bad.any():
         raise DawnError(
-            f"{int(bad.sum())} box(es) have negative size (x2 < x1 or y2 < y1)",
+            f"{where}{int(bad.sum())} box(es) have negative size (x2 < x1 or y2 < y1)",
             "boxes are x1, y1, x2, y2 corners; convert from x, y, w, h first",
         )
-    return out
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:

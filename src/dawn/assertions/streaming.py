@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dawn.assertions.detection import IoUTracker
+from dawn.assertions.detection import IoUTracker, check_box_sizes
 from dawn.core.errors import DawnError
 
 __all__ = ["StreamEvent", "StreamingVideoAssertions"]
@@ -132,11 +132,7 @@ def _checked(
         raise DawnError(f"frame {frame}: {len(s)} scores for {len(b)} boxes", "pass one score per box")
     if not (np.isfinite(b).all() and np.isfinite(s).all()):
         raise DawnError(f"frame {frame}: NaN or infinite box or score", "drop or fill those detections")
-    if ((b[:, 2] < b[:, 0]) | (b[:, 3] < b[:, 1])).any():
-        raise DawnError(
-            f"frame {frame}: a box has negative size (x2 < x1 or y2 < y1)",
-            "boxes are x1, y1, x2, y2 corners; convert from x, y, w, h first",
-        )
+    check_box_sizes(b, f"frame {frame}: ")
     t = None
     if track_ids is not None:
         t = np.asarray(track_ids).reshape(-1)

@@ -30,15 +30,11 @@ log = get_logger(__name__)
 PAYOFF = 0.9
 
 
-def _remote_failures(pipeline: Pipeline) -> dict[str, int]:
-    """Failed lookups so far per remote group (groups built with ``on_error="nan"`` count them)."""
-    return {g: int(f.failures) for g, f in pipeline.features.items() if hasattr(f, "failures")}
-
-
 def _check_no_remote_failures(pipeline: Pipeline, before: dict[str, int]) -> None:
     """A :class:`DawnError` if a remote group served NaN features while optimising: a cascade
     calibrated on missing features would be certified for data it will not see when the store is up."""
-    failed = {g: n - before.get(g, 0) for g, n in _remote_failures(pipeline).items() if n > before.get(g, 0)}
+    now = pipeline.remote_failures()
+    failed = {g: n - before.get(g, 0) for g, n in now.items() if n > before.get(g, 0)}
     if failed:
         g, k = next(iter(failed.items()))
         raise DawnError(
@@ -291,7 +287,7 @@ def optimize(
     if len(pipeline.group_names) < 2:
         log.info("one feature group: nothing to cascade on; serving the full pipeline")
 
-    failures_before = _remote_failures(pipeline)
+    failures_before = pipeline.remote_failures()
     blocks = _given_blocks(pipeline, blocks_val, n) if blocks_val is not None else pipeline.compute(X_val)
     _check_no_remote_failures(pipeline, failures_before)
     _check_finite(blocks)  # before the model sees them: its own error would not name the group

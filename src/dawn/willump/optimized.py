@@ -275,9 +275,7 @@ class OptimizedPipeline:
         }  # fmt: skip
         out["serving"] = self.serving_report()  # rows served since optimisation (saved with the plan)
         # lookups a remote group could not make (on_error="nan" served NaN features for them)
-        out["remote_failures"] = {
-            g: int(f.failures) for g, f in self.pipeline.features.items() if hasattr(f, "failures")
-        }
+        out["remote_failures"] = self.pipeline.remote_failures()
         return out
 
     def save(self, path: str | Path) -> Path:

@@ -206,6 +206,10 @@ class Pipeline:
             return np.asarray(self.model.predict(self.transform(X)), dtype=float).ravel()
         return np.asarray(self.model.predict_proba(self.transform(X)))[:, -1]
 
+    def remote_failures(self) -> dict[str, int]:
+        """Failed lookups so far per remote group (groups built with ``on_error="nan"`` count them)."""
+        return {g: int(f.failures) for g, f in self.features.items() if hasattr(f, "failures")}
+
     def close(self) -> None:
         """Stop the worker threads that run remote groups; a later call starts new ones. Call it
         when no other thread is computing features with this pipeline."""

@@ -82,14 +82,6 @@ def _tails(served: int, calibration: Calibration) -> tuple[np.ndarray, np.ndarra
     return np.cumsum(pmf), np.cumsum(pmf[::-1])[::-1]
 
 
-def _band(served: int, calibration: Calibration, alpha: float) -> tuple[int, int]:
-    """The early counts a window of ``served`` rows may show without being flagged at ``alpha``
-    (inclusive; the p-value of :func:`pvalue` is ``2 min(P(X <= k), P(X >= k))``)."""
-    at_most, at_least = _tails(served, calibration)
-    inside = np.flatnonzero(np.minimum(at_most, at_least) >= alpha / 2)
-    return (int(inside[0]), int(inside[-1])) if len(inside) else (served + 1, -1)
-
-
 def window_level(alpha: float, j: int) -> float:
     """The level of a use's ``j``-th window (from 1) when ``alpha`` is spent over an unbounded stream:
     ``alpha * 6 / (pi^2 j^2)``, which sums to ``alpha`` over all ``j``."""
