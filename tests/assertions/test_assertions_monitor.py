@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections import deque
 from pathlib import Path
 
@@ -127,6 +128,34 @@ def test_locked_store_keeps_answering_then_catches_up(tmp_path: Path) -> None:
     other.close()
     mon.predict(np.array([-3.0]))
     assert len(store.events()) == 2
+
+
+def test_a_locked_store_delays_predictions_by_store_wait_not_the_store_timeout(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "ev.sqlite"
+    store = EventStore(path, timeout=30.0)  # a report may wait this long; a prediction must not
+    mon = Monitor(lambda v: v, [_neg()], store=store, store_wait=0.01)
+    other = sqlite3.connect(path)
+    other.execute("BEGIN EXCLUSIVE")
+    start = time.perf_counter()
+    for _ in range(5):
+        assert mon.predict(np.array([-1.0])).tolist() == [-1.0]
+    assert time.perf_counter() - start < 10.0  # five waits of the store's 30 s would be 150 s
+    assert mon.stats["store_errors"] == 5 and len(mon._pending) == 5
+    assert sum("keeping" in r.getMessage() for r in caplog.records) == 1  # one warning per outage
+    assert mon.flush(timeout=0.01) == 5  # still locked: nothing lost, nothing written
+    other.rollback()
+    other.close()
+    assert mon.flush() == 0
+    assert len(store.events()) == 5 and store.timeout == 30.0
+    assert any("takes events again" in r.getMessage() for r in caplog.records)
+
+
+def test_store_wait_must_be_a_finite_number_of_seconds() -> None:
+    for bad in (-1.0, float("inf"), float("nan"), "0.1"):
+        with pytest.raises(DawnError, match="store_wait"):
+            Monitor(lambda v: v, [_neg()], store_wait=bad)  # type: ignore[arg-type]
 
 
 def test_corrupt_store_is_a_clear_error(tmp_path: Path) -> None:

@@ -105,6 +105,10 @@ class Monitor:
     name : str
         The model's name in the store.
     seed : int
+    store_wait : float, default=0.05
+        The longest (seconds) a prediction waits for a locked event store. Events that cannot be written
+        in time stay in memory (the newest 100,000) and go to the store with a later batch or
+        :meth:`flush`, so another process holding the store's write lock delays no prediction by more.
     """
 
     def __init__(
@@ -119,9 +123,14 @@ class Monitor:
         ids: Callable[[Any], Any] | None = None,
         name: str = "model",
         seed: int = 0,
+        store_wait: float = 0.05,
     ) -> None:
         if not 0.0 <= sample_rate <= 1.0:
             raise DawnError(f"sample_rate {sample_rate} is outside [0, 1]", "pass a fraction such as 0.1")
+        if not (isinstance(store_wait, (int, float)) and 0.0 <= store_wait < float("inf")):
+            raise DawnError(
+                f"store_wait {store_wait!r} is not a finite number of seconds >= 0", "pass e.g. 0.05"
+            )
         self.model = model
         self.assertions = list(assertions)
         self.store = store if isinstance(store, EventStore) else EventStore(store or ":memory:")
@@ -133,11 +142,13 @@ class Monitor:
         self.confidence = confidence
         self.ids = ids
         self.name = name
+        self.store_wait = float(store_wait)
         self._predict, self._proba = _as_predict(model)
         self._rng = np.random.default_rng(seed)
         # predict may be called from many threads at once: the bookkeeping below is shared
         self._lock = threading.RLock()
         self._counter = 0
+        self._store_failing = self._store_dropping = False
         self._pending: deque[tuple[Any, ...]] = deque(maxlen=100_000)  # events the store refused
         self.review_queue: deque[Any] = deque(maxlen=100_000)
         self.stats = {
@@ -292,27 +303,47 @@ class Monitor:
             return outputs
         return _replaced(outputs, rows, fallback(_take(inputs, rows)))
 
-    def _write(self, events: list[tuple[Any, ...]]) -> None:
+    def flush(self, timeout: float | None = None) -> int:
+        """Write the events kept in memory while the store could not take them; returns how many are
+        still waiting (0 when the store took them all). ``timeout`` defaults to the store's own."""
+        self._write([], timeout=self.store.timeout if timeout is None else timeout)
+        with self._lock:
+            return len(self._pending)
+
+    def _write(self, events: list[tuple[Any, ...]], *, timeout: float | None = None) -> None:
         # under the lock so that two threads never both retry (and duplicate) the same pending events
         with self._lock:
             if not events and not self._pending:
                 return
             batch = list(self._pending) + events
             try:
-                self.store.record(batch)
-                self._pending.clear()
+                self.store.record(batch, timeout=self.store_wait if timeout is None else timeout)
             except DawnError as exc:  # keep answering; retry these events with the next batch
                 self.stats["store_errors"] += 1
                 cap = self._pending.maxlen or len(batch)
                 dropped = max(len(batch) - cap, 0)  # the oldest go first: the deque keeps the newest
                 self.stats["events_dropped"] = self.stats.get("events_dropped", 0) + dropped
-                note = f", dropped the {dropped} oldest" if dropped else ""
-                log.warning("%s; keeping %d event(s) in memory%s", exc.one_line(), min(len(batch), cap), note)
+                # once when the store starts refusing and once when events start to be lost, not on
+                # every batch of a long outage (stats counts them all)
+                if not self._store_failing or (dropped and not self._store_dropping):
+                    note = f", dropping the oldest beyond {cap}" if dropped else ""
+                    log.warning(
+                        "%s; keeping %d event(s) in memory%s", exc.one_line(), min(len(batch), cap), note
+                    )
+                self._store_failing = True
+                self._store_dropping = self._store_dropping or dropped > 0
                 self._pending.clear()
                 self._pending.extend(batch)
+            else:
+                if self._store_failing:
+                    log.warning("event store %s takes events again (%d written)", self.store.path, len(batch))
+                self._store_failing = self._store_dropping = False
+                self._pending.clear()
 
     def report(self) -> dict[str, Any]:
-        """The store's report plus this monitor's counters."""
+        """The store's report plus this monitor's counters, after trying once more (:meth:`flush`) to
+        write the events kept in memory."""
+        self.flush()
         rep = self.store.report()
         with self._lock:
             return {**rep, "monitor": dict(self.stats), "pending": len(self._pending)}

@@ -97,18 +97,29 @@ class EventStore:
         """
         return cls(path, timeout=timeout, read_only=True)
 
-    def record(self, rows: Iterable[tuple[Any, ...]]) -> int:
-        """Append events given as tuples in :data:`COLUMNS` order; returns how many were written."""
+    def record(self, rows: Iterable[tuple[Any, ...]], *, timeout: float | None = None) -> int:
+        """Append events given as tuples in :data:`COLUMNS` order; returns how many were written.
+
+        ``timeout`` (seconds) replaces the store's own wait for another writer's lock for this call only:
+        a monitor passes a short one so that a locked store never stalls the predictions it records.
+        """
         rows = list(rows)
         if not rows:
             return 0
         try:
-            with self._lock, self._conn:
-                self._conn.executemany(
-                    "INSERT INTO events (ts, model, input_id, assertion, severity, confidence, kind, detail) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
+            with self._lock:
+                if timeout is not None:
+                    self._conn.execute(f"PRAGMA busy_timeout = {max(int(timeout * 1000), 0)}")
+                try:
+                    with self._conn:
+                        self._conn.executemany(
+                            "INSERT INTO events (ts, model, input_id, assertion, severity, confidence, "
+                            "kind, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                            rows,
+                        )
+                finally:
+                    if timeout is not None:
+                        self._conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
         except sqlite3.OperationalError as exc:  # locked past the timeout, disk full, read-only
             raise DawnError(
                 f"cannot write to event store {self.path}: {exc}",
