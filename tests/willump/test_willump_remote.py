@@ -82,6 +82,28 @@ def test_unreachable_redis_policies(caplog: pytest.LogCaptureFixture) -> None:
         upload_table(url, "p:", pd.DataFrame({"a": [1.0]}))
 
 
+def test_a_hung_redis_costs_each_call_the_timeout_then_the_policy_applies() -> None:
+    """A server that accepts connections and never answers (a hung Redis) is not 'unreachable' at
+    connect time: the read timeout bounds each call, then on_error decides."""
+    import socket
+    import time
+
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(8)  # the kernel completes the handshake; nobody ever reads or writes
+        url = f"redis://127.0.0.1:{hung.getsockname()[1]}/0"
+        X = pd.DataFrame({"key": [1, 2]})
+        start = time.perf_counter()
+        with pytest.raises(DawnError, match="unreachable"):
+            RedisFeature(url, "p:", "key", 2, timeout=0.2)(X)
+        lenient = RedisFeature(url, "p:", "key", 2, on_error="nan", timeout=0.2)
+        assert np.isnan(lenient(X)).all() and lenient.failures == 2
+        assert time.perf_counter() - start < 5.0  # the default 10 s read timeout would take 20 s
+    for bad in (0.0, -1.0, float("inf"), "1"):
+        with pytest.raises(DawnError, match="timeout"):
+            RedisFeature(url, "p:", "key", 2, timeout=bad)  # type: ignore[arg-type]
+
+
 def test_optimizing_while_the_store_serves_nan_features_is_refused() -> None:
     """on_error='nan' keeps serving through an outage; calibrating on the NaN rows would certify a
     cascade for data the pipeline will not see once the store is back."""

@@ -82,12 +82,12 @@ def _keys(uniq: np.ndarray) -> list[Any]:
     return uniq.tolist()
 
 
-def _connect(url: str) -> Any:
+def _connect(url: str, timeout: float = 10.0) -> Any:
     try:
         import redis
     except ImportError as exc:
         raise DawnError("the redis client is not installed", "pip install 'dawn[willump]'") from exc
-    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10)
+    return redis.Redis.from_url(url, socket_connect_timeout=min(2.0, timeout), socket_timeout=timeout)
 
 
 def upload_table(url: str, prefix: str, table: Any, *, chunk: int = 2000) -> int:
@@ -130,6 +130,9 @@ class RedisFeature:
         Entries in the LRU cache; 0 disables caching.
     on_error : {"raise", "nan"}, default="raise"
         What to do when Redis cannot be reached at serve time (see the module docstring).
+    timeout : float, default=10.0
+        Seconds to wait for Redis to answer a call's lookups (connecting waits at most 2 s) before the
+        ``on_error`` policy applies: a server that hangs costs each call this long.
     """
 
     is_remote = True
@@ -144,9 +147,13 @@ class RedisFeature:
         cache_size: int = 0,
         on_error: str = "raise",
         chunk: int = 1000,
+        timeout: float = 10.0,
     ) -> None:
         if on_error not in ("raise", "nan"):
             raise DawnError(f"unknown on_error policy {on_error!r}", "use 'raise' or 'nan'")
+        if not (isinstance(timeout, (int, float)) and 0.0 < timeout < float("inf")):
+            raise DawnError(f"Redis timeout {timeout!r} is not a positive number of seconds", "pass e.g. 1.0")
+        self.timeout = float(timeout)
         self.url, self.prefix, self.key_column = url, prefix, key_column
         self.n_features, self.on_error, self.chunk = n_features, on_error, chunk
         self.cache = LRUCache(cache_size)
@@ -157,7 +164,7 @@ class RedisFeature:
         # a local reference: another thread may reset self._client after a failure meanwhile
         client = self._client
         if client is None:
-            client = self._client = _connect(self.url)
+            client = self._client = _connect(self.url, getattr(self, "timeout", 10.0))
         pipe = client.pipeline(transaction=False)
         for start in range(0, len(keys), self.chunk):
             pipe.mget([f"{self.prefix}{k}" for k in keys[start : start + self.chunk]])
