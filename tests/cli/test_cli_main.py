@@ -39,6 +39,20 @@ def test_debug_flag_shows_the_traceback():
     assert proc.returncode != 0 and "Traceback" in proc.stderr
 
 
+def test_output_options_work_after_the_verb_too():
+    proc = run("data", "info", "no-such-dataset", "--debug")
+    assert proc.returncode != 0 and "Traceback" in proc.stderr
+    from dawn.cli import _verb_parsers, build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["-q", "data", "list", "-q", "-v"])
+    assert (args.quiet, args.verb_quiet, args.verb_verbose) == (1, 1, 1)  # main adds them: one each side
+    leaves = _verb_parsers(parser)
+    assert len(leaves) > 20 and all(
+        {"-q", "-v", "--debug"} <= set(p._option_string_actions) for p in leaves
+    )  # every verb of every group
+
+
 def test_env_json(capsys):
     assert main(["env", "--format", "json"]) == 0
     env = json.loads(capsys.readouterr().out)

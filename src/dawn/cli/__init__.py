@@ -53,7 +53,31 @@ def build_parser() -> argparse.ArgumentParser:
         name = f"dawn.cli.{group}"
         if importlib.util.find_spec(name) is not None:  # a system's group appears once it exists
             importlib.import_module(name).register(sub)
+    for verb in _verb_parsers(parser):
+        _add_output_options(verb)
     return parser
+
+
+def _verb_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """The parsers that end a command line (``dawn willump bench``, ``dawn reproduce``), found by
+    walking the subcommand tree."""
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        return [parser]
+    children = dict.fromkeys(c for a in subs for c in a.choices.values())  # aliases share a parser
+    return [leaf for child in children for leaf in _verb_parsers(child)]
+
+
+def _add_output_options(verb: argparse.ArgumentParser) -> None:
+    """``-q``/``-v``/``--debug`` after the verb as well as before the group (``dawn willump bench -q``).
+
+    Their own destinations, added to the top-level ones in :func:`main`: argparse lets a subcommand's
+    namespace overwrite its parent's, so sharing ``quiet`` would drop a ``-q`` given before the group.
+    """
+    opts = verb.add_argument_group("output")
+    opts.add_argument("-q", "--quiet", dest="verb_quiet", action="count", default=0, help="less output")
+    opts.add_argument("-v", "--verbose", dest="verb_verbose", action="count", default=0, help="more output")
+    opts.add_argument("--debug", dest="verb_debug", action="store_true", help="show tracebacks")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -63,6 +87,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from dawn.core.logging import setup_logging
     from dawn.core.progress import set_progress
 
+    args.quiet += getattr(args, "verb_quiet", 0)
+    args.verbose += getattr(args, "verb_verbose", 0)
+    args.debug = args.debug or getattr(args, "verb_debug", False)
     setup_logging(args.verbose - args.quiet)
     if args.quiet:
         set_progress(False)
