@@ -238,3 +238,36 @@ def test_weak_label_export_and_majority_vote() -> None:
         label_matrix(pd.DataFrame({"id": [0]}), [0])
     with pytest.raises(DawnError, match="n_classes"):
         majority_vote(L, 2)  # L holds class 2
+
+
+def test_loop_and_pool_inputs_of_the_wrong_type_name_what_is_expected() -> None:
+    # a list of probabilities is taken as an array: uncertainty selection works on it
+    pool = PoolScores(["a", "b", "c"], [0.0, 1.0, 0.0], proba=[[0.5, 0.5], [0.9, 0.1], [0.2, 0.8]])
+    assert ActiveLoop(lambda: pool, "margin").select(1) == ["a"]
+    with pytest.raises(DawnError, match=r"not \(items, classes\)"):
+        PoolScores(["a", "b"], [0.0, 1.0], proba=[0.3, 0.9])
+    with pytest.raises(DawnError, match="score must be a function that returns PoolScores"):
+        ActiveLoop(pool)  # type: ignore[arg-type]
+    with pytest.raises(DawnError, match="returned a list, not PoolScores"):
+        ActiveLoop(lambda: ["a"]).select(1)  # type: ignore[arg-type, return-value]
+    loop = ActiveLoop(lambda: pool)
+    ids = loop.select(2)
+    for bad in (ids, [ids]):  # ids without labels
+        with pytest.raises(DawnError, match=r"labels must map id -> label.*pass a dict \{id: label\}"):
+            loop.update(bad)  # type: ignore[arg-type]
+    assert loop.labels_ == {}
+
+
+def test_weak_label_functions_refuse_inputs_of_the_wrong_type() -> None:
+    r = AssertionResult(
+        np.array([0]), np.array([1.0]), pd.DataFrame({"id": [0], "action": "set", "value": [1]})
+    )
+    with pytest.raises(DawnError, match="mapping of assertion name -> AssertionResult, got list"):
+        weak_labels([r])  # type: ignore[arg-type]
+    with pytest.raises(DawnError, match="the result for 'a' is a DataFrame"):
+        weak_labels({"a": r.corrections})  # type: ignore[dict-item]
+    with pytest.raises(DawnError, match="label_matrix needs the weak labels as a DataFrame"):
+        label_matrix(np.zeros((2, 3)), [0, 1])  # type: ignore[arg-type]
+    assert majority_vote([[0, 1, 1], [ABSTAIN, 2, ABSTAIN]], 3).tolist() == [1, 2]  # type: ignore[arg-type]
+    with pytest.raises(DawnError, match="not items x sources of integer classes"):
+        majority_vote(np.array([0.5, 1.0]), 2)

@@ -21,6 +21,7 @@ from dawn.assertions import (
     apply_detection_corrections,
     as_detections,
     assertion,
+    check_all,
     iou,
     track,
 )
@@ -477,3 +478,42 @@ def test_expand_counts_gives_one_entry_per_unit_with_its_owner_and_position() ->
     assert owner.tolist() == [0, 0, 2, 2, 2] and pos.tolist() == [0, 1, 0, 1, 2]
     owner, pos = expand_counts(np.zeros(0, dtype=np.int64))
     assert len(owner) == 0 and len(pos) == 0
+
+
+@pytest.mark.parametrize(("run", "fires"), [(1, True), (2, True), (3, False)])
+def test_class_flip_fires_for_a_b_run_of_at_most_max_run_frames(run: int, fires: bool) -> None:
+    """``max_run=2``: A, B, B, A (a run of max_run) fires; A, B, B, B, A (max_run + 1) does not."""
+    cls = [0] + [1] * run + [0]
+    df = pd.DataFrame({"track": 7, "frame": range(len(cls)), "cls": cls})
+    r = ClassFlip(max_run=2).check(df)
+    assert r.ids[r.fired].tolist() == (list(range(1, run + 1)) if fires else [])
+
+
+def test_multibox_refuses_an_unknown_overlap() -> None:
+    assert MultiBox(overlap="iou").overlap == "iou"
+    for bad in ("IoU", "iso", ""):
+        with pytest.raises(DawnError, match="unknown overlap"):
+            MultiBox(overlap=bad)
+
+
+@pytest.mark.parametrize(
+    ("call", "msg"),
+    [
+        (lambda: Range(column="p").check(np.zeros((3, 2))), "range needs a pandas DataFrame, got ndarray"),
+        (lambda: Range(column="p").check(pd.Series([1.0])), "range needs a pandas DataFrame, got Series"),
+        (lambda: Range(column="p").check(pd.DataFrame({"p": ["a", "b"]})), "'p' is .*, not numeric"),
+        (
+            lambda: ClassFlip().check(np.zeros((3, 3))),
+            "class_flip needs a pandas DataFrame.*track, frame, cls",
+        ),
+        (lambda: track(np.zeros((3, 6))), "detections must be a pandas DataFrame"),
+        (lambda: Streaming(ClassFlip()).update(np.zeros((3, 3))), "streaming batch needs a pandas DataFrame"),
+        (lambda: check_all(Range(column="p"), pd.DataFrame({"p": [1.0]})), "needs a list of assertions"),
+        (lambda: check_all([len], pd.DataFrame({"p": [1.0]})), r"wrap it: FunctionAssertion\(len"),
+        (lambda: apply_detection_corrections(_walkers(), pd.DataFrame()), "list of corrections tables"),
+        (lambda: apply_detection_corrections(_walkers().to_numpy(), []), "must be a pandas DataFrame"),
+    ],
+)
+def test_inputs_of_the_wrong_type_name_what_is_expected(call: object, msg: str) -> None:
+    with pytest.raises(DawnError, match=msg):
+        call()  # type: ignore[operator]

@@ -197,3 +197,25 @@ def test_every_transition_in_an_over_full_window_violates(max_transitions: int) 
             expected.append(bool(real and over))
         got = np.r_[a["bad_start"], a["bad_end"]].tolist()
         assert got == expected
+
+
+@pytest.mark.parametrize("time", ["int64", "int32", "datetime64[ns]", "datetime64[s]", "tz"])
+def test_weak_labels_keep_the_dtypes_of_identifier_and_time_columns(time: str) -> None:
+    # id 1: a one-step gap at t=2 (filled); id 2: a brief appearance (removed), so the corrections
+    # hold remove rows beside the added one
+    df = pd.DataFrame(
+        {"obj": [1, 1, 1, 1, 3, 3, 3, 3, 3, 2], "t": [0, 1, 3, 4, 0, 1, 2, 3, 4, 2], "x": np.arange(10.0)}
+    )
+    horizon: object = 2
+    if time.startswith("int"):
+        df["t"] = df["t"].astype(time)
+    else:
+        t = pd.Timestamp("2024-01-01") + pd.to_timedelta(df["t"], unit="s")
+        df["t"] = t.dt.tz_localize("Europe/Paris") if time == "tz" else t.astype(time)
+        horizon = pd.Timedelta(2, "s")
+    df["obj"] = df["obj"].astype(np.int16)
+    out = Consistency("obj", time_col="t", horizon=horizon, interpolate=["x"]).weak_labels(df)
+    assert out["obj"].dtype == df["obj"].dtype and out["t"].dtype == df["t"].dtype
+    added = out[out["weak"] == "add"]
+    assert added["obj"].tolist() == [1] and added["t"].tolist() == [df["t"].iloc[6]]  # id 3's t=2
+    assert not (out["obj"] == 2).any()

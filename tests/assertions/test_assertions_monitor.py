@@ -190,6 +190,10 @@ def test_report_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # --top reaches the HTML report too: no high-confidence firing is listed with --top 0
     assert main(["assertions", "report", str(path), "--top", "0", "--html", str(tmp_path / "html0")]) == 0
     capsys.readouterr()
+    assert main(["assertions", "report", str(path), "--html", "/proc/nope"]) == 2
+    err = capsys.readouterr().err
+    assert "HTML report directory '/proc/nope'" in err and "with --html" in err
+    capsys.readouterr()
     section = json.loads((tmp_path / "html0" / "report.json").read_text())["sections"][0]
     assert section["tables"]["high-confidence firings"] == [] and section["data"]["high_confidence"] == []
     section = json.loads((tmp_path / "html" / "report.json").read_text())["sections"][0]
@@ -418,3 +422,38 @@ def test_a_broken_ids_callable_does_not_break_the_prediction() -> None:
         np.testing.assert_allclose(out, [0.2, 0.4, 1.2, 0.6, 1.8])
         ev = mon.store.events()
         assert sorted(ev["input_id"].tolist()) == ["2", "4"]  # running numbers stand in for the ids
+
+
+def _plain(out: object, inp: object) -> np.ndarray:
+    return np.asarray(out) < 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "msg"),
+    [
+        ({"assertions": [_plain]}, r"FunctionAssertion\(_plain, name='_plain'\)"),
+        ({"assertions": _neg()}, "needs a list of assertions"),
+        ({"assertions": [Range]}, r"pass Range\(\.\.\.\)"),
+        ({"hooks": {"neg": "raise"}}, r"pass Hook\('raise'\)"),
+        ({"hooks": [Hook("raise")]}, "hooks must map assertion names to Hook objects"),
+        ({"sample_rate": "0.5"}, "sample_rate '0.5' is not a number"),
+    ],
+)
+def test_set_up_mistakes_are_refused_when_the_monitor_is_built(kwargs: dict, msg: str) -> None:
+    """Found only by the first predict, they would break it, which a monitor promises never to do."""
+    args: dict = {"assertions": [_neg()], **kwargs}
+    with pytest.raises(DawnError, match=msg):
+        Monitor(lambda v: v, **args)
+
+
+def test_store_path_of_the_wrong_type_and_malformed_events_name_the_problem() -> None:
+    with pytest.raises(DawnError, match="path is a NoneType"):
+        EventStore.open_existing(None)  # type: ignore[arg-type]
+    store = EventStore()
+    good = (1.0, "m", "1", "a", 1.0, 0.9, "fired", None)
+    with pytest.raises(DawnError, match=r"event \(1, 2\) is not a tuple of 8 fields.*ts, model, input_id"):
+        store.record([good, (1, 2)])
+    assert store.record([good]) == 1 and len(store.events()) == 1  # the store is still open and usable
+    store.close()
+    with pytest.raises(DawnError, match="was closed"):
+        store.record([good])

@@ -84,8 +84,15 @@ class PoolScores:
                 f"{len(self.names)} names for {self.severity.shape[1]} severity columns",
                 "name every assertion column once",
             )
-        if self.proba is not None and len(self.proba) != len(self.ids):
-            raise DawnError("proba and ids differ in length", "score every pool item")
+        if self.proba is not None:
+            self.proba = np.asarray(self.proba, dtype=np.float64)  # a list would break the strategies
+            if self.proba.ndim != 2:
+                raise DawnError(
+                    f"proba has shape {self.proba.shape}, not (items, classes)",
+                    "pass one row of class probabilities per pool item",
+                )
+            if len(self.proba) != len(self.ids):
+                raise DawnError("proba and ids differ in length", "score every pool item")
 
 
 def uncertainty_scores(proba: np.ndarray, kind: str) -> np.ndarray:
@@ -383,6 +390,11 @@ class ActiveLoop:
     def __init__(
         self, score: Callable[[], PoolScores], strategy: Strategy | str = "bal", *, seed: int = 0
     ) -> None:
+        if not callable(score):
+            raise DawnError(
+                f"score must be a function that returns PoolScores, got a {type(score).__name__}",
+                "pass e.g. ActiveLoop(lambda: PoolScores(...)), scoring the pool with the current model",
+            )
         self.score = score
         self.strategy = make_strategy(strategy) if isinstance(strategy, str) else strategy
         self.rng = np.random.default_rng(seed)
@@ -394,6 +406,10 @@ class ActiveLoop:
         if not isinstance(budget, int | np.integer) or budget < 1:
             raise DawnError(f"budget {budget!r} is not a whole number >= 1", "ask for at least one label")
         pool = self.score()
+        if not isinstance(pool, PoolScores):
+            raise DawnError(
+                f"score() returned a {type(pool).__name__}, not PoolScores", "return PoolScores(...)"
+            )
         self._last = pool
         unknown = set(self.labels_).difference(pool.ids.tolist())
         if unknown:  # checked here: the pool's ids are known only once it is scored
@@ -415,7 +431,13 @@ class ActiveLoop:
         """Record labels (a later call may correct an earlier label; one call may not contradict itself)."""
         items = list(labels.items() if isinstance(labels, Mapping) else labels)
         given: dict[Hashable, Any] = {}
-        for i, y in items:
+        for item in items:
+            if not (isinstance(item, tuple) and len(item) == 2):
+                raise DawnError(
+                    f"labels must map id -> label, got the item {item!r}",
+                    "pass a dict {id: label} (or a list of (id, label) tuples)",
+                )
+            i, y = item
             if i in given and given[i] != y:
                 raise DawnError(
                     f"id {i!r} is labelled both {given[i]!r} and {y!r} in one update",

@@ -13,7 +13,7 @@ assertion work on a live stream whose batches split a window.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,6 +116,15 @@ class FunctionAssertion(Assertion):
         return AssertionResult(ids, sev, corrections)
 
 
+def require_frame(data: Any, who: str, columns: Sequence[str]) -> None:
+    """A :class:`DawnError` unless ``data`` is a pandas DataFrame; ``who`` needs its ``columns``."""
+    if not isinstance(data, pd.DataFrame):
+        raise DawnError(
+            f"{who} needs a pandas DataFrame, got {type(data).__name__}",
+            f"pass a DataFrame with column(s) {', '.join(columns)}",
+        )
+
+
 def expand_counts(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """One entry per unit of ``counts``: (which count it belongs to, its 0-based position in it).
 
@@ -134,10 +143,38 @@ def assertion(fn: Callable[..., Any] | None = None, *, name: str | None = None) 
     return FunctionAssertion(fn, name)
 
 
+def assertion_list(assertions: Any, who: str) -> list[Assertion]:
+    """``assertions`` as a list; a :class:`DawnError` unless it is a list (or other iterable) of
+    :class:`Assertion` objects."""
+    if isinstance(assertions, Assertion):
+        raise DawnError(f"{who} needs a list of assertions, got one {type(assertions).__name__}", "pass [a]")
+    if isinstance(assertions, str | bytes) or not hasattr(assertions, "__iter__"):
+        raise DawnError(
+            f"{who} needs a list of assertions, got {type(assertions).__name__}", "pass [a, b, ...]"
+        )
+    out = list(assertions)
+    for a in out:
+        if isinstance(a, Assertion):
+            continue
+        if isinstance(a, type) and issubclass(a, Assertion):
+            raise DawnError(f"{who} got the class {a.__name__}, not an instance", f"pass {a.__name__}(...)")
+        if callable(a):
+            name = getattr(a, "__name__", "")
+            name = name if name.isidentifier() else "f"
+            raise DawnError(
+                f"{who} got the function {name!r}, not an Assertion",
+                f"wrap it: FunctionAssertion({name}, name={name!r})",
+            )
+        raise DawnError(
+            f"{who} got a {type(a).__name__}, not an Assertion", "pass a list of Assertion objects"
+        )
+    return out
+
+
 def check_all(assertions: list[Assertion], outputs: Any, inputs: Any = None) -> pd.DataFrame:
     """Run several assertions; a long DataFrame of firings (``id``, ``assertion``, ``severity``)."""
     frames = []
-    for a in assertions:
+    for a in assertion_list(assertions, "check_all"):
         r = a.check(outputs, inputs)
         m = r.fired
         frames.append(pd.DataFrame({"id": r.ids[m], "assertion": a.name, "severity": r.severity[m]}))
@@ -187,6 +224,7 @@ class Streaming:
     def update(self, batch: pd.DataFrame, last_time: float | None = None) -> AssertionResult:
         """Add a batch; return verdicts that became final. ``last_time``: the batch's last time unit
         (frames with no rows still count as seen), default the largest time in the batch."""
+        require_frame(batch, "a streaming batch", [self.time_col])
         if self.time_col not in batch.columns:
             raise DawnError(f"streaming batch has no {self.time_col!r} column", "pass the time column")
         t = batch[self.time_col].to_numpy()

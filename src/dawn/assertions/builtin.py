@@ -5,7 +5,8 @@ Video (per-frame severity, corrections as boxes to add or remove):
 - :class:`Flicker`: a tracked object vanishes for at most ``max_gap`` frames and returns.
 - :class:`Appear`: an object appears for at most ``max_len`` frames and vanishes (likely false positive).
 - :class:`MultiBox`: three or more boxes overlap heavily in one frame.
-- :class:`ClassFlip`: a tracked identity's class goes A -> B -> A within ``window`` frames (ECG AF, too).
+- :class:`ClassFlip`: a tracked identity's class goes A -> B -> A, the B run lasting at most ``max_run``
+  frames (ECG AF, too).
 - :class:`Agreement`: two models or sensors disagree: boxes without an IoU partner in the other output,
   or, for classifiers, different labels.
 
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from dawn.assertions.base import Assertion, AssertionResult, expand_counts
+from dawn.assertions.base import Assertion, AssertionResult, expand_counts, require_frame
 from dawn.assertions.detection import BOX, as_detections, iou
 from dawn.assertions.detection import track as run_tracker
 from dawn.core.errors import DawnError
@@ -170,6 +171,10 @@ class MultiBox(Assertion):
     min_boxes: int = 3
     overlap: str = "ios"
 
+    def __post_init__(self) -> None:
+        if self.overlap not in ("ios", "iou"):
+            raise DawnError(f"unknown overlap {self.overlap!r}", "use ios or iou")
+
     def check(self, outputs: pd.DataFrame, inputs: object = None) -> AssertionResult:
         det = as_detections(outputs)
         f = det["frame"].to_numpy()
@@ -217,10 +222,12 @@ class MultiBox(Assertion):
 
 @dataclass
 class ClassFlip(Assertion):
-    """An identity's class goes A -> B -> A with the B run at most ``window`` time units long.
+    """An identity's ``attr`` goes A -> B -> A, the B run lasting at most ``max_run`` time units.
 
-    Works on any table with ``id_col``, ``time_col`` and ``attr`` (a tracked detection table by default,
-    or ECG rhythm labels per patient). Severity 1 per row of the B run; correction: set it to A.
+    A run's length is its last time minus its first plus one (with one row per frame: its frames), so
+    with ``max_run=2`` the classes 0, 1, 1, 0 in frames 0..3 fire and 0, 1, 1, 1, 0 do not. Works on any
+    table with ``id_col``, ``time_col`` and ``attr`` (a tracked detection table by default, or ECG rhythm
+    labels per patient). Severity 1 per row of the B run; correction: set it to A.
     """
 
     name: str = "class_flip"
@@ -233,6 +240,7 @@ class ClassFlip(Assertion):
         self.window = self.lookahead = self.max_run + 1
 
     def check(self, outputs: pd.DataFrame, inputs: object = None) -> AssertionResult:
+        require_frame(outputs, "class_flip", [self.id_col, self.time_col, self.attr])
         for c in (self.id_col, self.time_col, self.attr):
             if c not in outputs.columns:
                 raise DawnError(
@@ -351,9 +359,16 @@ class Range(Assertion):
     high: float = np.inf
 
     def check(self, outputs: pd.DataFrame, inputs: object = None) -> AssertionResult:
+        require_frame(outputs, "range", [self.column])
         if self.column not in outputs.columns:
             raise DawnError(f"column {self.column!r} not found", "name an existing column")
-        v = outputs[self.column].to_numpy(dtype=np.float64)
+        try:
+            v = outputs[self.column].to_numpy(dtype=np.float64)
+        except (TypeError, ValueError):  # text, or objects that are not numbers
+            raise DawnError(
+                f"range column {self.column!r} is {outputs[self.column].dtype}, not numeric",
+                "convert it with astype(float), or check a numeric column",
+            ) from None
         sev = np.maximum(self.low - v, 0) + np.maximum(v - self.high, 0)
         sev = np.where(np.isnan(v), 1.0, sev)
         return AssertionResult(outputs.index.to_numpy(), sev)

@@ -365,6 +365,10 @@ class Consistency:
                 add = corr.loc[corr["action"] == "add", cols]
                 out = out.drop(index=rm)
                 if len(add):
+                    # the corrections hold times as numbers (nanoseconds for datetimes) and, beside
+                    # remove rows, identifiers as floats: added rows take the input's dtypes back
+                    for c in (self.id_col, self.time_col):
+                        add[c] = _in_dtype_of(add[c], outputs[c])
                     add = add.assign(weak="add")
                     for attr in self.attrs:  # added rows carry the identifier's (now consistent) attributes
                         first = out.drop_duplicates(self.id_col).set_index(self.id_col)[attr]
@@ -372,6 +376,24 @@ class Consistency:
                     add.index = _new_labels(out.index, len(add))
                     out = pd.concat([out, add])
         return out
+
+
+def _in_dtype_of(values: pd.Series, like: pd.Series) -> pd.Series:
+    """``values`` (numbers; nanoseconds since the epoch for a datetime ``like``) in ``like``'s dtype;
+    left as they are where they do not fit it (times between whole numbers for an integer column)."""
+    dtype = like.dtype
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        ns = np.rint(values.to_numpy(dtype=np.float64)).astype(np.int64)
+        t = pd.Series(pd.to_datetime(ns, unit="ns", utc=True), index=values.index)
+        tz = getattr(dtype, "tz", None)
+        return (t.dt.tz_convert(tz) if tz is not None else t.dt.tz_localize(None)).astype(dtype)
+    if pd.api.types.is_integer_dtype(dtype):
+        v = values.to_numpy(dtype=np.float64)
+        return values.astype(dtype) if (v == np.round(v)).all() else values
+    try:
+        return values.astype(dtype)
+    except (TypeError, ValueError):
+        return values
 
 
 def _new_labels(index: pd.Index, n: int) -> pd.Index:

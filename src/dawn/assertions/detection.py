@@ -215,7 +215,8 @@ class IoUTracker:
 
 def track(det: pd.DataFrame, *, iou_threshold: float = 0.3, max_age: int = 3) -> pd.DataFrame:
     """Add a ``track`` column to a (validated) detection table; any row order, same row order back."""
-    det = det if "row" in det.columns else as_detections(det)
+    # as_detections refuses what is not a DataFrame with a DawnError naming the columns
+    det = det if isinstance(det, pd.DataFrame) and "row" in det.columns else as_detections(det)
     tracker = IoUTracker(iou_threshold=iou_threshold, max_age=max_age)
     out = det.copy()
     tracks = np.empty(len(det), dtype=np.int64)

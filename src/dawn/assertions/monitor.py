@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dawn.assertions.base import Assertion
+from dawn.assertions.base import Assertion, assertion_list
 from dawn.assertions.store import EventStore, now
 from dawn.core.errors import DawnError
 from dawn.core.logging import get_logger
@@ -125,6 +125,9 @@ class Monitor:
         seed: int = 0,
         store_wait: float = 0.05,
     ) -> None:
+        # set-up mistakes are refused here: found on the first predict, they would break it
+        if not isinstance(sample_rate, int | float | np.integer | np.floating):
+            raise DawnError(f"sample_rate {sample_rate!r} is not a number", "pass a fraction such as 0.1")
         if not 0.0 <= sample_rate <= 1.0:
             raise DawnError(f"sample_rate {sample_rate} is outside [0, 1]", "pass a fraction such as 0.1")
         if not (isinstance(store_wait, (int, float)) and 0.0 <= store_wait < float("inf")):
@@ -132,12 +135,21 @@ class Monitor:
                 f"store_wait {store_wait!r} is not a finite number of seconds >= 0", "pass e.g. 0.05"
             )
         self.model = model
-        self.assertions = list(assertions)
-        self.store = store if isinstance(store, EventStore) else EventStore(store or ":memory:")
+        self.assertions = assertion_list(assertions, "Monitor")
+        if hooks is not None and not isinstance(hooks, Mapping):
+            raise DawnError(
+                f"hooks must map assertion names to Hook objects, got a {type(hooks).__name__}",
+                'pass e.g. hooks={"my_assertion": Hook("raise")}',
+            )
         self.hooks = dict(hooks or {})
+        for k, h in self.hooks.items():
+            if not isinstance(h, Hook):
+                shown = f"Hook({h!r})" if isinstance(h, str) else "Hook(...)"
+                raise DawnError(f"the hook for {k!r} is a {type(h).__name__}, not a Hook", f"pass {shown}")
         unknown = set(self.hooks) - {a.name for a in self.assertions}
         if unknown:
             raise DawnError(f"hooks for unknown assertion(s) {sorted(unknown)}", "use the assertions' names")
+        self.store = store if isinstance(store, EventStore) else EventStore(store or ":memory:")
         self.sample_rate = sample_rate
         self.confidence = confidence
         self.ids = ids

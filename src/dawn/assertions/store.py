@@ -7,6 +7,7 @@ model's confidence and the time. SQLite is in the standard library, needs no ser
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -55,6 +56,11 @@ class EventStore:
     def __init__(
         self, path: str | Path = ":memory:", *, timeout: float = 2.0, read_only: bool = False
     ) -> None:
+        if not isinstance(path, str | os.PathLike):
+            raise DawnError(
+                f"the event store path is a {type(path).__name__}, not a path",
+                "pass the SQLite file's path as a str or Path",
+            )
         self.path = str(path)
         self.timeout = timeout
         # one connection shared by every thread of a monitored service: each use holds this lock
@@ -125,7 +131,16 @@ class EventStore:
                 f"cannot write to event store {self.path}: {exc}",
                 "check that no process holds a long write lock and the disk is writable",
             ) from exc
-        except sqlite3.ProgrammingError as exc:  # the connection was closed under the monitor
+        except sqlite3.ProgrammingError as exc:  # events of the wrong shape, or a closed connection
+            # looked for only after the failure: record() runs on every monitored batch
+            bad = next(
+                (r for r in rows if not (isinstance(r, tuple | list) and len(r) == len(COLUMNS))), None
+            )
+            if bad is not None:
+                raise DawnError(
+                    f"event {bad!r} is not a tuple of {len(COLUMNS)} fields",
+                    f"give each event as a tuple of {', '.join(COLUMNS)}, in that order",
+                ) from exc
             raise DawnError(
                 f"event store {self.path} was closed ({exc})", "give the monitor an open EventStore"
             ) from exc

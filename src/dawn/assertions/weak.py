@@ -23,8 +23,18 @@ ABSTAIN = -1
 
 def weak_labels(results: Mapping[str, AssertionResult], column: str | None = None) -> pd.DataFrame:
     """All ``set`` corrections as a long table: ``id``, ``label``, ``source`` (the assertion)."""
+    if not isinstance(results, Mapping):
+        raise DawnError(
+            f"weak_labels needs a mapping of assertion name -> AssertionResult, got {type(results).__name__}",
+            "pass e.g. {a.name: a.check(df) for a in assertions}",
+        )
     rows = []
     for name, r in results.items():
+        if not isinstance(r, AssertionResult):
+            raise DawnError(
+                f"the result for {name!r} is a {type(r).__name__}, not an AssertionResult",
+                "pass what each assertion's check() returns",
+            )
         c = r.corrections
         if c is None or c.empty or "value" not in c.columns:
             continue
@@ -42,6 +52,11 @@ def label_matrix(
 ) -> np.ndarray:
     """Snorkel-style label matrix ``L`` of shape (len(ids), n_sources): the label each source proposes
     for each item, ``ABSTAIN`` (-1) where it proposes none. Labels must be non-negative integers."""
+    if not isinstance(labels, pd.DataFrame):
+        raise DawnError(
+            f"label_matrix needs the weak labels as a DataFrame, got {type(labels).__name__}",
+            "pass the table that weak_labels() returns (columns id, label, source)",
+        )
     if labels.empty:
         return np.full((len(ids), 0 if sources is None else len(sources)), ABSTAIN, dtype=np.int64)
     missing = [c for c in ("id", "label", "source") if c not in labels.columns]
@@ -65,7 +80,15 @@ def label_matrix(
 
 
 def majority_vote(L: np.ndarray, n_classes: int) -> np.ndarray:
-    """Combine a label matrix by majority vote; ``ABSTAIN`` where every source abstains (ties: lowest)."""
+    """Combine a label matrix (array-like, items x sources) by majority vote; ``ABSTAIN`` where every
+    source abstains (ties: lowest)."""
+    L = np.asarray(L)
+    if L.ndim != 2 or (L.size and L.dtype.kind not in "iu"):
+        raise DawnError(
+            f"the label matrix is a {L.ndim}-D {L.dtype} array, not items x sources of integer classes",
+            "pass what label_matrix() returns",
+        )
+    L = L.astype(np.int64, copy=False)
     if L.max(initial=ABSTAIN) >= n_classes:
         raise DawnError(
             f"the label matrix holds class {int(L.max())}, but n_classes is {n_classes}",
@@ -85,12 +108,29 @@ def apply_detection_corrections(det: pd.DataFrame, corrections: Sequence[pd.Data
     Matching on the frame too keeps per-frame tables concatenated without ``ignore_index`` (label 0
     in every frame) correct; a label repeated within one frame is ambiguous and raises a DawnError.
     """
+    if not isinstance(det, pd.DataFrame):
+        raise DawnError(
+            f"detections must be a pandas DataFrame, got {type(det).__name__}",
+            "pass the detection table the corrections were computed on",
+        )
+    if isinstance(corrections, pd.DataFrame | str) or not hasattr(corrections, "__iter__"):
+        raise DawnError(
+            f"corrections must be a list of corrections tables, got a {type(corrections).__name__}",
+            "pass a list, e.g. [result.corrections]",
+        )
     out = det.copy()
     out["weak"] = False
     rm: set[tuple[object, int]] = set()
     adds = []
     for c in corrections:
-        if c is None or c.empty:
+        if c is None:
+            continue
+        if not isinstance(c, pd.DataFrame):
+            raise DawnError(
+                f"a correction is a {type(c).__name__}, not a DataFrame",
+                "pass AssertionResult.corrections tables",
+            )
+        if c.empty:
             continue
         if "action" not in c.columns:
             raise DawnError("corrections lack an 'action' column", "pass AssertionResult.corrections tables")

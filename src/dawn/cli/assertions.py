@@ -72,6 +72,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     _check_report_args(args)
     with EventStore.open_existing(args.store) as store:
+        if args.html:  # the store opened: only now create the report's directory
+            from dawn.core.io import ensure_writable_dir
+
+            ensure_writable_dir(args.html, "HTML report directory", option="--html")
         rep = store.report(bucket_s=args.bucket, top=args.top)
         if args.html:
             from dawn.core.report import Report

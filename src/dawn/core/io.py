@@ -13,11 +13,14 @@ from typing import IO, Any
 from dawn.core.errors import DawnError
 
 
-def ensure_writable_dir(path: str | os.PathLike[str], what: str = "output directory") -> Path:
+def ensure_writable_dir(
+    path: str | os.PathLike[str], what: str = "output directory", *, option: str = "--out"
+) -> Path:
     """Create ``path`` if needed and check that files can be written in it.
 
-    Raises :class:`DawnError` naming the directory and the fix, so a long job fails before it starts
-    rather than after it has computed everything.
+    Raises :class:`DawnError` naming the directory and the fix (another directory, given with the
+    command-line ``option``), so a long job fails before it starts rather than after it has computed
+    everything.
     """
     p = Path(path)
     try:
@@ -27,7 +30,7 @@ def ensure_writable_dir(path: str | os.PathLike[str], what: str = "output direct
     except OSError as exc:
         raise DawnError(
             f"cannot write to {what} {str(p)!r} ({exc.strerror or exc})",
-            "choose a writable directory with --out",
+            f"choose a writable directory with {option}",
         ) from None
     return p
 
