@@ -457,3 +457,31 @@ def test_store_path_of_the_wrong_type_and_malformed_events_name_the_problem() ->
     store.close()
     with pytest.raises(DawnError, match="was closed"):
         store.record([good])
+
+
+def test_report_reads_a_store_in_a_read_only_directory(tmp_path: Path) -> None:
+    """A WAL store needs a -shm file to be read; in a read-only directory SQLite cannot create it, and
+    the report reads the file as an immutable snapshot instead of failing. The directory is made
+    read-only with a bind mount in a private mount namespace (root only: skipped elsewhere)."""
+    import shutil
+    import subprocess
+    import sys
+
+    src, mnt = tmp_path / "src", tmp_path / "mnt"
+    src.mkdir()
+    mnt.mkdir()
+    with EventStore(src / "ev.sqlite") as store:
+        store.record([(0.0, "m", "1", "a", 1.0, None, "fired", None)])
+    assert sorted(p.name for p in src.iterdir()) == ["ev.sqlite"]  # closed cleanly: no -wal, no -shm
+    script = (
+        f"mount --bind {src} {mnt} && mount -o remount,bind,ro {mnt} || exit 99; "
+        f"touch {mnt}/x 2>/dev/null && exit 99; echo READ-ONLY; "
+        f"{sys.executable} -m dawn assertions report {mnt}/ev.sqlite"
+    )
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare is not installed")
+    proc = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, timeout=120)
+    if not proc.stdout.startswith("READ-ONLY"):
+        pytest.skip(f"cannot make a read-only bind mount here: {proc.stderr.strip()[:200]}")
+    assert proc.returncode == 0, proc.stderr
+    assert "1 event(s)" in proc.stdout

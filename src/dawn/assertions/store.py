@@ -19,6 +19,9 @@ import numpy as np
 import pandas as pd
 
 from dawn.core.errors import DawnError
+from dawn.core.logging import get_logger
+
+log = get_logger(__name__)
 
 __all__ = ["EventStore"]
 
@@ -233,16 +236,51 @@ class EventStore:
 
 
 def _connect_read_only(p: Path, timeout: float) -> sqlite3.Connection:
-    """A read-only connection to the store at ``p``; a :class:`DawnError` if it is not a store."""
+    """A read-only connection to the store at ``p``; a :class:`DawnError` if it is not a store.
+
+    A store in WAL mode needs its shared-memory file (``-shm``) even to be read, and SQLite cannot
+    create it where the directory is read-only (a copied-out or mounted store): then the file is read
+    as immutable, a snapshot that ignores a write-ahead log it cannot open (logged when one exists).
+    """
+    uri = (
+        p.resolve().as_uri() + "?mode=ro"
+    )  # mode=ro: reading a file that is not ours must not make it a store
     try:
-        # a URI with mode=ro: reading a file that is not ours must not turn it into a store
-        conn = sqlite3.connect(
-            p.resolve().as_uri() + "?mode=ro", uri=True, timeout=timeout, check_same_thread=False
-        )
+        return _open_store(uri, p, timeout)
+    except sqlite3.OperationalError as exc:
+        if "unable to open" not in str(exc) and "readonly" not in str(exc):
+            raise DawnError(
+                f"event store {p} cannot be read: {exc}", "check that it is a dawn event store"
+            ) from exc
+        try:
+            conn = _open_store(uri + "&immutable=1", p, timeout)
+        except sqlite3.DatabaseError:
+            raise DawnError(
+                f"event store {p} cannot be read: {exc}", "check the path and its permissions"
+            ) from exc
+    wal = Path(str(p) + "-wal")
+    if wal.is_file() and wal.stat().st_size > 0:
+        log.warning(
+            "event store %s is read as a snapshot (its directory is read-only): events still in %s "
+            "are not shown; copy the store and its -wal file to a writable directory to see them",
+            p, wal.name,
+        )  # fmt: skip
+    return conn
+
+
+def _open_store(uri: str, p: Path, timeout: float) -> sqlite3.Connection:
+    """Connect to ``uri`` and check it holds an events table; OperationalError if SQLite cannot read it."""
+    try:
+        conn = sqlite3.connect(uri, uri=True, timeout=timeout, check_same_thread=False)
+    except sqlite3.OperationalError:
+        raise
     except sqlite3.DatabaseError as exc:
         raise DawnError(f"cannot open event store {p}: {exc}", "check the path and permissions") from exc
     try:
         have = {r[1] for r in conn.execute("PRAGMA table_info(events)")}
+    except sqlite3.OperationalError:
+        conn.close()
+        raise
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise DawnError(
