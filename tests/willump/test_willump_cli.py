@@ -44,3 +44,27 @@ def test_optimize_save_and_explain_real_workload(tmp_path, capsys: pytest.Captur
     plan = json.loads(capsys.readouterr().out)
     assert set(plan["groups"]) == {"application", "bureau", "state_agg", "title_agg", "purpose_agg"}
     assert plan["max_loss"] == 0.005 and plan["n_cal"] > 1000
+
+
+def test_optimize_honours_format_json(tmp_path, monkeypatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    import dawn.cli.willump as cli_willump
+    from dawn.willump import Pipeline, optimize
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 4))
+    y = (X[:, 0] > 0).astype(int)
+    pipe = Pipeline({"a": lambda Z: Z[:, :2], "b": lambda Z: Z[:, 2:]}, LogisticRegression().fit(X, y))
+    opt = optimize(pipe, X, y, measure=False)
+    monkeypatch.setattr(cli_willump, "_optimise", lambda args: opt)  # no workload to load
+    path = tmp_path / "plan.willump"
+    argv = ["willump", "optimize", "--workload", "credit", "--save", str(path), "--format", "json"]
+    assert main(argv) == 0
+
+    def no_constant(name: str) -> None:
+        raise AssertionError(f"not strict JSON: {name}")
+
+    plan = json.loads(capsys.readouterr().out, parse_constant=no_constant)
+    assert plan["saved"] == str(path) and set(plan["groups"]) == {"a", "b"} and path.is_file()

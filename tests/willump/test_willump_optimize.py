@@ -473,3 +473,116 @@ def test_plans_saved_before_the_raw_input_was_recorded_take_a_series_as_a_row(bi
     assert not hasattr(back, "raw_input_")
     for i in range(4000, 4020):
         assert back.predict_one(df.iloc[i]) == opt.predict_one(df.iloc[[i]])
+
+
+def test_optimize_arguments_are_checked_before_any_work(binary_data) -> None:
+    from sklearn.linear_model import Ridge
+
+    X, y = binary_data
+    pipe = Pipeline({"cheap": cheap_block, "slow": slow_block}, LogisticRegression().fit(X[:500], y[:500]))
+    Xv, yv = X[500:1000], y[500:1000]
+    for kw, msg in (
+        ({"cal_fraction": 1.5}, "cal_fraction must be a number strictly between 0 and 1"),
+        ({"cal_fraction": 0}, "cal_fraction must be"),
+        ({"cal_fraction": 1.0}, "cal_fraction must be"),
+        ({"cal_fraction": 0.9999}, r"cal_fraction=0.9999 splits the 500 validation rows into 0 and 500"),
+        ({"X_train": X[:500], "select_fraction": 0.0}, "select_fraction must be"),
+        ({"X_train": X[:500], "select_fraction": 1}, "select_fraction must be"),
+        ({"X_train": X[:500], "y_train": y[:400]}, "y_train has 400 labels for 500 X_train rows"),
+        ({"max_loss": "0.01"}, "max_loss must be a number"),
+        ({"confidence": "0.9"}, "confidence must be a number"),
+        ({"top_k": 20, "top_k_precision": "0.9"}, "top_k_precision must be a number"),
+        ({"seed": "1"}, "seed must be a whole number"),
+        (
+            {"small_model": LogisticRegression},
+            r"small_model is the class LogisticRegression.*LogisticRegression\(\)",
+        ),
+        ({"small_model": Ridge()}, "small_model Ridge has no predict_proba"),
+        ({"small_model": object()}, "not a scikit-learn estimator"),
+    ):
+        with pytest.raises(DawnError, match=msg):
+            optimize(pipe, Xv, yv, measure=False, **kw)  # type: ignore[arg-type]
+    unfitted = Pipeline({"cheap": cheap_block, "slow": slow_block}, LogisticRegression())
+    with pytest.raises(DawnError, match="LogisticRegression is not fitted; fit it first"):
+        optimize(unfitted, Xv, yv, measure=False)
+
+
+def test_a_fitted_model_that_sklearn_cannot_check_is_accepted(binary_data) -> None:
+    X, y = binary_data
+
+    class Threshold:  # a plain fitted model: no sklearn base class, no "name_" attributes
+        def predict(self, Z: np.ndarray) -> np.ndarray:
+            return (Z[:, 0] > 0).astype(int)
+
+        def predict_proba(self, Z: np.ndarray) -> np.ndarray:
+            p = 1 / (1 + np.exp(-4 * Z[:, 0]))
+            return np.c_[1 - p, p]
+
+    opt = optimize(Pipeline({"cheap": cheap_block, "slow": slow_block}, Threshold()), X[:500], y[:500],
+                   measure=False)  # fmt: skip
+    assert opt.predict(X[500:510]).shape == (10,)
+
+
+def test_top_k_wants_a_whole_k_and_save_and_load_a_path(fitted) -> None:
+    _, opt, X, _ = fitted
+    assert (OptimizedPipeline.top_k.__doc__ or "").startswith("Positions (use ``X.iloc")
+    np.testing.assert_array_equal(opt.top_k(X, np.int64(5)), opt.top_k(X, 5))
+    for k in (5.0, "5", True):
+        with pytest.raises(DawnError, match="k a positive whole number"):
+            opt.top_k(X, k)  # type: ignore[arg-type]
+    with pytest.raises(DawnError, match="save needs a file path"):
+        opt.save(None)  # type: ignore[arg-type]
+    with pytest.raises(DawnError, match="load needs a file path"):
+        OptimizedPipeline.load(None)  # type: ignore[arg-type]
+
+
+def test_loading_a_plan_whose_groups_module_cannot_be_imported_names_the_module(
+    binary_data, tmp_path, monkeypatch
+) -> None:
+    import importlib
+    import sys
+
+    X, y = binary_data
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "willump_user_groups.py").write_text(
+        "def cheap(X):\n    return X[:, :2]\n\ndef rest(X):\n    return X[:, 2:]\n"
+    )
+    monkeypatch.syspath_prepend(str(src))
+    mod = importlib.import_module("willump_user_groups")
+    pipe = Pipeline({"cheap": mod.cheap, "rest": mod.rest}, LogisticRegression().fit(X[:500], y[:500]))
+    path = optimize(pipe, X[500:1000], y[500:1000], measure=False).save(tmp_path / "plan.willump")
+    monkeypatch.delitem(sys.modules, "willump_user_groups")
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(src)])  # as from another directory
+    with pytest.raises(DawnError, match=r"needs module 'willump_user_groups'.*PYTHONPATH") as info:
+        OptimizedPipeline.load(path)
+    assert "corrupt" not in str(info.value)
+
+
+def test_predict_one_refuses_a_bare_string_when_the_pipeline_reads_dataframe_rows() -> None:
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import Pipeline as SkPipeline
+
+    rng = np.random.default_rng(0)
+    words = np.array(["good", "bad", "great", "awful", "fine", "meh", "ok", "nice", "poor", "cool"])
+    df = pd.DataFrame({"text": [" ".join(rng.choice(words, 8)) for _ in range(1500)]})
+    y = np.array(
+        [sum(w in ("good", "great", "nice", "cool") for w in d.split()) > 3 for d in df["text"]], int
+    )
+    char = TfidfVectorizer(analyzer="char", ngram_range=(2, 3))
+    ct = ColumnTransformer([("word", TfidfVectorizer(), "text"), ("char", char, "text")])
+    sk = SkPipeline([("f", ct), ("m", LogisticRegression(max_iter=500))]).fit(df[:600], y[:600])
+    opt = optimize(sk, df[600:1300], y[600:1300], max_loss=0.05, measure=False)
+    assert opt.predict_one(df.iloc[[1300]]) == sk.predict(df.iloc[[1300]])[0]
+    with pytest.raises(DawnError, match=r"columns \['text'\]\); pass a one-row DataFrame.*'text': \[text\]"):
+        opt.predict_one("great film")
+
+
+def test_the_package_exports_a_readable_plan_and_its_example_runs_without_a_cascade() -> None:
+    import dawn.willump
+    from dawn.willump.explain import format_plan
+
+    assert dawn.willump.format_plan is format_plan
+    assert '["cascade"]["bound"]' not in (dawn.willump.__doc__ or "")  # None when no cascade pays off

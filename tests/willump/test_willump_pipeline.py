@@ -189,3 +189,57 @@ def test_from_sklearn_keeps_a_dense_column_transformer_output_dense() -> None:
     # a pipeline pickled before the flag existed stacks as it did (CSR when a group is sparse)
     del pipe.dense
     assert sp.issparse(pipe.transform(df))
+
+
+def test_a_model_class_or_an_unfitted_model_is_refused(binary_data) -> None:
+    X, _ = binary_data
+    groups = {"a": lambda Z: Z[:, :2], "b": lambda Z: Z[:, 2:]}
+    with pytest.raises(DawnError, match=r"the class LogisticRegression, not a fitted estimator"):
+        Pipeline(groups, LogisticRegression)
+    unfitted = Pipeline(groups, LogisticRegression())  # built before fitting, as the workloads do
+    for call in (unfitted.predict, unfitted.predict_proba, unfitted.score):
+        with pytest.raises(DawnError, match="LogisticRegression is not fitted"):
+            call(X[:10])
+
+
+def test_a_model_fitted_on_a_dataframe_has_its_columns_checked_once_and_does_not_warn(binary_data) -> None:
+    import warnings
+
+    from dawn.willump import optimize
+
+    X, y = binary_data
+    df = pd.DataFrame(X, columns=list("abcde"))
+    model = LogisticRegression().fit(df[:2000], y[:2000])  # feature_names_in_ = a..e
+    pipe = Pipeline({"cheap": lambda Z: Z[["a", "b"]], "rest": lambda Z: Z[["c", "d", "e"]]}, model)
+    filters = list(warnings.filters)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        opt = optimize(pipe, df[2000:3000], y[2000:3000], top_k=10, top_k_n=500, measure=False)
+        opt.predict(df[3000:3500])
+        opt.top_k(df[3000:3500], 10)
+        pipe.predict(df[3000:3100])
+        for i in range(3000, 3020):
+            opt.predict_one(df.iloc[[i]])
+    assert not [w for w in seen if "feature names" in str(w.message)]
+    assert warnings.filters == filters  # the user's own filters are left as they were
+    swapped = Pipeline({"rest": lambda Z: Z[["c", "d", "e"]], "cheap": lambda Z: Z[["a", "b"]]}, model)
+    with pytest.raises(DawnError, match=r"group 'rest' returns column 'c' at model input position 0.*'a'"):
+        optimize(swapped, df[2000:3000], y[2000:3000], measure=False)
+    reordered = Pipeline({"cheap": lambda Z: Z[["a", "b"]], "rest": lambda Z: Z[["e", "d", "c"]]}, model)
+    with pytest.raises(DawnError, match=r"column 'e' at model input position 2.*'c'"):
+        optimize(reordered, df[2000:3000], y[2000:3000], measure=False)
+    short = Pipeline({"cheap": lambda Z: Z[["a", "b"]], "rest": lambda Z: Z[["c", "d"]].to_numpy()}, model)
+    with pytest.raises(DawnError, match="return 4 columns, but the model was fitted on 5"):
+        optimize(short, df[2000:3000], y[2000:3000], measure=False)
+
+
+def test_sklearn_unions_with_pandas_output_pass_the_column_check() -> None:
+    df = pd.DataFrame(np.random.default_rng(0).normal(size=(100, 4)), columns=list("abcd"))
+    y = (df["a"] + df["c"] > 0).astype(int)
+    ct = ColumnTransformer([("num", StandardScaler(), ["a", "b"]), ("oth", StandardScaler(), ["c", "d"])])
+    union = FeatureUnion([("s", StandardScaler()), ("m", StandardScaler(with_mean=False))])
+    for first in (ct, union):  # the model sees "num__a", ...: the union's prefixed names
+        sk = make_pipeline(first.set_output(transform="pandas"), LogisticRegression()).fit(df, y)
+        pipe = Pipeline.from_sklearn(sk)
+        pipe.check_feature_names(df[:1])
+        np.testing.assert_allclose(pipe.predict_proba(df), sk.predict_proba(df))

@@ -117,9 +117,17 @@ def _optimise(args: argparse.Namespace) -> object:
 
 
 def cmd_optimize(args: argparse.Namespace) -> int:
+    import json
+
+    from dawn.core.io import to_jsonable
+
     opt = _optimise(args)
     path = opt.save(args.save)  # type: ignore[attr-defined]
-    print(f"{opt!r}\nsaved: {path}")
+    if args.format == "json":  # the plan, as `dawn willump explain --format json` prints it, and the file
+        plan = to_jsonable(opt.explain())  # type: ignore[attr-defined]
+        print(json.dumps({**plan, "saved": str(path)}, indent=2, allow_nan=False))
+    else:
+        print(f"{opt!r}\nsaved: {path}")
     return 0
 
 
@@ -137,5 +145,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
         )
     opt = OptimizedPipeline.load(args.load) if args.load is not None else _optimise(args)
     plan = opt.explain()  # type: ignore[attr-defined]
-    print(json.dumps(to_jsonable(plan), indent=2) if args.format == "json" else format_plan(plan))
+    if args.format == "json":
+        print(json.dumps(to_jsonable(plan), indent=2, allow_nan=False))  # strict: NaN became null
+    else:
+        print(format_plan(plan))
     return 0

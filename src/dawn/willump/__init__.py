@@ -12,7 +12,7 @@ Example
 >>> opt = optimize(pipe, X_val, y_val, max_loss=0.005, confidence=0.95,
 ...                risk="net_loss", top_k=100)                               # doctest: +SKIP
 >>> opt.predict(X), opt.predict_one(x), opt.top_k(X, 100)                    # doctest: +SKIP
->>> print(opt.explain()["cascade"]["bound"]); opt.save("clf.willump")        # doctest: +SKIP
+>>> print(format_plan(opt.explain())); opt.save("clf.willump")              # doctest: +SKIP
 
 The bound holds for inputs drawn like the calibration rows; while serving, the share of rows answered
 early is tested against calibration every 2,000 rows, and a shift warns or (``opt.set_shift_policy(
@@ -23,8 +23,9 @@ early is tested against calibration every 2,000 rows, and a shift warns or (``op
 runs the real-data workloads in :mod:`dawn.willump.workloads`.
 """
 
+from dawn.willump.explain import format_plan
 from dawn.willump.optimize import optimize
 from dawn.willump.optimized import OptimizedPipeline
 from dawn.willump.pipeline import Pipeline
 
-__all__ = ["OptimizedPipeline", "Pipeline", "optimize"]
+__all__ = ["OptimizedPipeline", "Pipeline", "format_plan", "optimize"]

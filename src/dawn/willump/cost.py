@@ -163,7 +163,8 @@ def measure_costs(
             pipeline, X, costs, order=order, repeats=repeats, max_rows=max_rows, budget_s=budget_s, seed=seed
         )
     feats = pipeline.transform(take(X, order[: min(n, 500)]))
-    predict = pipeline.model.predict_proba if pipeline.task == "classification" else pipeline.model.predict
+    method = "predict_proba" if pipeline.task == "classification" else "predict"
+    predict = functools.partial(pipeline.call_model, method)  # as served (see Pipeline.call_model)
     b, s = per_row_cost(predict, feats, repeats=repeats, seed=seed)
     costs.batch["model"], costs.single["model"] = b, s
     costs.batch_rows["model"] = n_rows(feats)
@@ -217,10 +218,9 @@ def permutation_importance(
     to measure what the model relies on) and negative RMSE for regression.
     """
     rng = np.random.default_rng(seed)
-    model = pipeline.model
 
     def score(feats: Any) -> float:
-        pred = np.asarray(model.predict(feats))
+        pred = np.asarray(pipeline.call_model("predict", feats))
         if pipeline.task == "classification":
             return float(np.mean(pred == target))
         return -float(np.sqrt(np.mean((pred.astype(float) - target.astype(float)) ** 2)))

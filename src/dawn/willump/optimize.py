@@ -16,7 +16,7 @@ import scipy.sparse as sp
 
 from dawn.core.errors import DawnError
 from dawn.core.logging import get_logger
-from dawn.willump._blocks import n_rows
+from dawn.willump._blocks import n_rows, take
 from dawn.willump.cascade import build_cascade
 from dawn.willump.cost import measure_costs, permutation_importance
 from dawn.willump.fallback import drop_slower_plans
@@ -80,6 +80,59 @@ def _check_labels(model: Any, y: np.ndarray | None, name: str) -> None:
                 f"{np.asarray(classes)[:5].tolist()}",
                 "pass labels in the model's own encoding",
             )
+
+
+def _check_fraction(name: str, value: Any, example: str) -> None:
+    """A :class:`DawnError` unless ``value`` is a number strictly between 0 and 1."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float | np.integer | np.floating)
+        or not 0 < value < 1
+    ):
+        raise DawnError(
+            f"{name} must be a number strictly between 0 and 1, got {value!r}", f"e.g. {name}={example}"
+        )
+
+
+def _check_fitted(model: Any) -> None:
+    """A :class:`DawnError` if ``model`` says it is not fitted, before any feature is computed."""
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    # without __sklearn_is_fitted__, check_is_fitted guesses from attributes ending in "_": right for
+    # scikit-learn's own estimators, not for every model (those meet NotFittedError at their first call)
+    if not hasattr(model, "__sklearn_is_fitted__") and not type(model).__module__.startswith("sklearn."):
+        return
+    try:
+        check_is_fitted(model)
+    except NotFittedError as exc:
+        raise DawnError(
+            f"model {type(model).__name__} is not fitted",
+            "fit it first (model.fit(X, y) on the feature groups' output), then optimise",
+        ) from exc
+    except TypeError:  # not an estimator to sklearn: nothing to check
+        return
+
+
+def _check_small_model(small_model: Any, task: str) -> None:
+    """A :class:`DawnError` unless ``small_model`` is an estimator instance to clone (with
+    ``predict_proba`` for a classification cascade)."""
+    if isinstance(small_model, type):
+        raise DawnError(
+            f"small_model is the class {small_model.__name__}, not an estimator",
+            f"pass an instance, e.g. small_model={small_model.__name__}() (it is cloned and fitted)",
+        )
+    if not (hasattr(small_model, "fit") and hasattr(small_model, "get_params")):
+        raise DawnError(
+            f"small_model {type(small_model).__name__} is not a scikit-learn estimator (fit, get_params)",
+            "pass an unfitted estimator, e.g. small_model=LogisticRegression()",
+        )
+    if task == "classification" and not hasattr(small_model, "predict_proba"):
+        raise DawnError(
+            f"small_model {type(small_model).__name__} has no predict_proba(), which a classification "
+            "cascade needs",
+            "pass a probabilistic classifier, e.g. small_model=LogisticRegression()",
+        )
 
 
 def _given_blocks(pipeline: Pipeline, blocks: dict[str, Any], n: int) -> dict[str, Any]:
@@ -199,12 +252,21 @@ def optimize(
         fixed amount per call plus an amount per row (both measured), and the rows a cascade sends
         on form a small call that pays the fixed part in full; the batch plan is chosen, and its
         speedup predicted, for this size. None: per-row costs only (the original's cost model).
+    cal_fraction : float, default=0.5
+        Without ``X_train``, the share of the validation rows that certify (strictly between 0 and
+        1, leaving rows on both sides); the rest fit the small models, measure importance and set
+        the threshold grid.
     select_fraction : float, default=0.2
         With ``X_train``, the share of the validation rows kept apart to measure importance and set
-        the threshold grid; the rest certify.
+        the threshold grid (strictly between 0 and 1, leaving rows on both sides); the rest certify.
     small_target : {"auto", "full", "labels"}, default="auto"
         What the small models learn: the full model's output (distillation) or the labels; ``auto``
         uses labels for ``risk="net_loss"`` (when available) and the full model's output otherwise.
+    small_model : unfitted estimator, optional
+        The cascade's small model with ``mode="bounded"`` (e.g. ``LogisticRegression()``: a
+        classifier with ``predict_proba``), cloned and fitted on each candidate set of cheap groups.
+        Default: a 25-tree and a 60-tree LightGBM for dense cheap features, logistic regression for
+        sparse ones (see :mod:`dawn.willump.small`); the top-K filter always uses the defaults.
     mode : {"bounded", "willump"}
         ``willump`` reproduces the original's heuristics (see :mod:`dawn.willump.heuristics`).
     X_train, y_train : raw rows and optional labels, optional
@@ -219,6 +281,9 @@ def optimize(
     measure : bool, default=True
         Time the cascade and the top-K filter against the full pipeline on calibration rows; drop
         either if it is not faster.
+    seed : int, default=0
+        Seeds the split of the validation rows, the rows timed, the importance permutations and the
+        small models.
     """
     t0 = time.perf_counter()
     if not isinstance(pipeline, Pipeline):
@@ -249,17 +314,43 @@ def optimize(
         raise DawnError(f"unknown small_target {small_target!r}", "use 'auto', 'full' or 'labels'")
     if batch_rows is not None and (not isinstance(batch_rows, int | np.integer) or batch_rows < 1):
         raise DawnError(f"batch_rows must be a positive integer or None, got {batch_rows!r}", "e.g. 1000")
-    if not 0 < max_loss < 1 or not 0 < confidence < 1:
-        raise DawnError("max_loss and confidence must lie strictly between 0 and 1", "e.g. 0.005 and 0.95")
+    for name, value, example in (
+        ("max_loss", max_loss, "0.005"),
+        ("confidence", confidence, "0.95"),
+        ("cal_fraction", cal_fraction, "0.5"),
+        ("select_fraction", select_fraction, "0.2"),
+        ("top_k_precision", top_k_precision, "0.95"),
+    ):
+        _check_fraction(name, value, example)
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise DawnError(f"seed must be a whole number >= 0, got {seed!r}", "e.g. seed=0")
     n = n_rows(X_val)
     if n < 50:
         raise DawnError(
             f"the validation set has {n} rows", "pass at least a few hundred held-out rows to calibrate on"
         )
+    # each side of the validation split below must hold rows (the same rounding as the split's)
+    name, fraction = (
+        ("cal_fraction", cal_fraction) if X_train is None else ("select_fraction", select_fraction)
+    )
+    n_first = int(round(n * (1.0 - cal_fraction if X_train is None else select_fraction)))
+    if not 0 < n_first < n:
+        raise DawnError(
+            f"{name}={fraction} splits the {n} validation rows into {n_first} and {n - n_first}",
+            f"pass a {name} that leaves rows on both sides (default {0.5 if X_train is None else 0.2})",
+        )
     y = None if y_val is None else np.asarray(y_val)
     if y is not None and len(y) != n:
         raise DawnError(f"y_val has {len(y)} labels for {n} rows", "pass one label per validation row")
+    if X_train is not None and y_train is not None and len(y_train) != n_rows(X_train):
+        raise DawnError(
+            f"y_train has {len(y_train)} labels for {n_rows(X_train)} X_train rows",
+            "pass one label per training row",
+        )
+    _check_fitted(pipeline.model)
     task = pipeline.task
+    if small_model is not None:
+        _check_small_model(small_model, task)
     if task == "classification" and not hasattr(pipeline.model, "predict_proba"):
         raise DawnError(
             f"model {type(pipeline.model).__name__} has no predict_proba(), which a cascade and "
@@ -277,8 +368,6 @@ def optimize(
                 f"top_k_n={top_k_n!r}: a query must have at least top_k={top_k} rows",
                 "pass the number of rows a top-K query will rank (>= top_k)",
             )
-        if not 0 < top_k_precision < 1:
-            raise DawnError(f"top_k_precision={top_k_precision}", "pass a precision in (0, 1), e.g. 0.95")
         if top_k >= n:
             raise DawnError(
                 f"top_k={top_k} is not smaller than the {n} validation rows it is calibrated on",
@@ -288,16 +377,17 @@ def optimize(
         log.info("one feature group: nothing to cascade on; serving the full pipeline")
 
     failures_before = pipeline.remote_failures()
+    pipeline.check_feature_names(take(X_val, np.arange(1)))  # a model fitted on a DataFrame: its columns
     blocks = _given_blocks(pipeline, blocks_val, n) if blocks_val is not None else pipeline.compute(X_val)
     _check_no_remote_failures(pipeline, failures_before)
     _check_finite(blocks)  # before the model sees them: its own error would not name the group
     feats = pipeline.assemble(blocks)
     if task == "classification":
-        full_pred = np.asarray(pipeline.model.predict(feats))
-        full_score = np.asarray(pipeline.model.predict_proba(feats))[:, -1]
+        full_pred = np.asarray(pipeline.call_model("predict", feats))
+        full_score = np.asarray(pipeline.call_model("predict_proba", feats))[:, -1]
         classes = np.asarray(getattr(pipeline.model, "classes_", np.unique(full_pred)))
     else:
-        full_pred = full_score = np.asarray(pipeline.model.predict(feats), dtype=float).ravel()
+        full_pred = full_score = np.asarray(pipeline.call_model("predict", feats), dtype=float).ravel()
         classes = None
     costs = measure_costs(pipeline, X_val, seed=seed)
 
@@ -319,9 +409,11 @@ def optimize(
             else pipeline.compute(X_train)
         )
         tf = pipeline.assemble(b_fit)
-        pred_fit = np.asarray(pipeline.model.predict(tf))
+        pred_fit = np.asarray(pipeline.call_model("predict", tf))
         score_fit = (
-            pred_fit.astype(float) if task == "regression" else pipeline.model.predict_proba(tf)[:, -1]
+            pred_fit.astype(float)
+            if task == "regression"
+            else pipeline.call_model("predict_proba", tf)[:, -1]
         )
         y_fit = None if y_train is None else np.asarray(y_train)
         n_sel = int(round(n * select_fraction))

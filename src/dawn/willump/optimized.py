@@ -7,6 +7,7 @@ and the rows that survive the top-K filter, go through the original pipeline unc
 from __future__ import annotations
 
 import contextlib
+import os
 import pickle
 import threading
 from pathlib import Path
@@ -24,6 +25,14 @@ from dawn.willump.topk import TopKPlan
 
 _MAGIC = b"dawn.willump/1\n"
 _STATS_LOCK = threading.Lock()
+
+
+def _check_path(path: Any, verb: str) -> None:
+    """A :class:`DawnError` unless ``path`` is a file path (a str or path-like)."""
+    if not isinstance(path, str | os.PathLike):
+        raise DawnError(
+            f"{verb} needs a file path, got {type(path).__name__}", f'pass one, e.g. .{verb}("clf.willump")'
+        )
 
 
 class OptimizedPipeline:
@@ -114,7 +123,7 @@ class OptimizedPipeline:
             for g in plan.cheap:
                 blocks[g] = cheap[g][rest_idx]
             feats = pipe.assemble(blocks)
-            out[rest_idx] = pipe.model.predict_proba(feats) if proba else pipe.model.predict(feats)
+            out[rest_idx] = pipe.call_model("predict_proba" if proba else "predict", feats)
         return out
 
     def predict(self, X: Any) -> np.ndarray:
@@ -127,11 +136,32 @@ class OptimizedPipeline:
         """Class probabilities for a batch (the small model's where it answered)."""
         return self._cascade(X, proba=True)
 
+    def _string_input(self, x: str) -> list[str]:
+        """A single string passed to predict_one, as a one-item batch: what a pipeline that reads raw
+        items (a list of texts) takes; a pipeline that reads DataFrame or array rows cannot."""
+        raw = getattr(self, "raw_input_", None)  # absent from plans saved before it was recorded
+        if raw is None or raw["kind"] == "items":
+            return [x]
+        if raw["kind"] == "frame":
+            cols = list(raw["dtypes"])
+            raise DawnError(
+                f"predict_one got a single string, but the pipeline reads DataFrame rows (columns {cols})",
+                f"pass a one-row DataFrame, e.g. X.iloc[[i]] or pd.DataFrame({{{cols[0]!r}: [text]}})"
+                if len(cols) == 1
+                else "pass a one-row DataFrame with those columns, e.g. X.iloc[[i]]",
+            )
+        raise DawnError(
+            "predict_one got a single string, but the pipeline reads rows of a 2-D array",
+            "pass one row as a 2-D array, e.g. X[i : i + 1]",
+        )
+
     def predict_one(self, x: Any) -> Any:
-        """Prediction for one raw input, exiting early: a one-row batch, a single string, or a Series
-        (one DataFrame or array row when the raw input is one, else a one-item batch)."""
+        """Prediction for one raw input, exiting early: a one-row batch (DataFrame, 2-D array or
+        one-item list), a single string (when the pipeline reads raw items, e.g. a list of texts; a
+        pipeline that reads DataFrame rows takes a one-row DataFrame), or a Series (one DataFrame or
+        array row when the raw input is one, else a one-item batch)."""
         if isinstance(x, str):
-            x = [x]
+            x = self._string_input(x)
         elif hasattr(x, "to_frame") and not hasattr(x, "columns"):
             x = self._series_input(x)
         if n_rows(x) != 1:
@@ -143,7 +173,7 @@ class OptimizedPipeline:
             raise DawnError(f"predict_one got {n_rows(x)} rows", "pass one row, or use predict() for a batch")
         plan, pipe, stats = self.cascade_single_, self.pipeline, self._serving_stats()
         if plan is None or pipe.task == "regression" or not stats.answers_early("single"):
-            return pipe.model.predict(pipe.transform(x))[0]
+            return pipe.call_model("predict", pipe.transform(x))[0]
         cheap = pipe.compute(x, plan.cheap)
         feats = hstack([cheap[g] for g in plan.cheap])
         p = plan.scorer(feats) if plan.scorer is not None else plan.small.predict_proba(feats)[0]
@@ -153,16 +183,22 @@ class OptimizedPipeline:
             return plan.small.classes_[int(p.argmax())]
         blocks = pipe.compute(x, [g for g in pipe.group_names if g not in plan.cheap])
         blocks.update(cheap)
-        return pipe.model.predict(pipe.assemble(blocks))[0]
+        return pipe.call_model("predict", pipe.assemble(blocks))[0]
 
     # -- top-K ------------------------------------------------------------------------------------
     def top_k(self, X: Any, k: int) -> np.ndarray:
-        """Indices of the ``k`` rows of ``X`` with the highest full-pipeline score, best first.
+        """Positions (use ``X.iloc[...]`` on a DataFrame, not ``X.loc``) of the ``k`` rows of ``X`` with
+        the highest full-pipeline score, best first.
 
         The score is the prediction (regression) or the probability of the last class. Only the rows
         the cheap scorer keeps are scored by the full pipeline.
         """
         n = n_rows(X)
+        if isinstance(k, bool) or not isinstance(k, int | np.integer):
+            raise DawnError(
+                f"top_k needs k a positive whole number, got {k!r}", "pass an int, e.g. top_k(X, 100)"
+            )
+        k = int(k)
         if not 0 < k <= n:
             raise DawnError(f"top_k needs 0 < k <= {n}, got k={k}", "pass a smaller k or more rows")
         plan, pipe = self.topk_, self.pipeline
@@ -179,9 +215,9 @@ class OptimizedPipeline:
             blocks[g] = cheap[g][kept]
         feats = pipe.assemble(blocks)
         if pipe.task == "regression":
-            s_full = np.asarray(pipe.model.predict(feats), dtype=float).ravel()
+            s_full = np.asarray(pipe.call_model("predict", feats), dtype=float).ravel()
         else:
-            s_full = np.asarray(pipe.model.predict_proba(feats))[:, -1]
+            s_full = np.asarray(pipe.call_model("predict_proba", feats))[:, -1]
         order = np.argsort(-s_full, kind="stable")[:k]
         return np.asarray(kept[order])
 
@@ -283,6 +319,7 @@ class OptimizedPipeline:
 
         Feature groups are serialised with cloudpickle, so lambdas work; Redis groups reconnect on load.
         """
+        _check_path(path, "save")
         try:
             try:
                 import cloudpickle
@@ -305,6 +342,7 @@ class OptimizedPipeline:
     @staticmethod
     def load(path: str | Path) -> OptimizedPipeline:
         """Read a pipeline written by :meth:`save` (only load files you trust: this unpickles)."""
+        _check_path(path, "load")
         p = Path(path)
         if not p.is_file():
             raise DawnError(
@@ -315,6 +353,14 @@ class OptimizedPipeline:
             raise DawnError(f"{p} is not a dawn.willump optimised pipeline", "save one with .save(path)")
         try:
             obj = pickle.loads(raw[len(_MAGIC) :])
+        except ModuleNotFoundError as exc:  # the file is fine: a module it refers to is not importable here
+            mod = exc.name or str(exc)
+            raise DawnError(
+                f"{p} needs module {mod!r} (where its feature groups or models are defined), "
+                "which cannot be imported here",
+                f"make {mod!r} importable (install it, or add the directory that holds it to "
+                "PYTHONPATH) and load again",
+            ) from exc
         except Exception as exc:
             raise DawnError(
                 f"{p} is corrupt ({type(exc).__name__})", "re-run the optimizer and save again"

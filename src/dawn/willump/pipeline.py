@@ -9,11 +9,13 @@ is the user's own fitted estimator, which stays the full model after optimisatio
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
+from sklearn.exceptions import NotFittedError
 
 from dawn.core.errors import DawnError
 from dawn.willump._blocks import as_block, hstack, n_rows
@@ -21,6 +23,9 @@ from dawn.willump._blocks import as_block, hstack, n_rows
 Block = Any  # a 2-D float ndarray or a scipy CSR matrix
 
 _POOL_LOCK = threading.Lock()  # guards the lazy creation of each pipeline's thread pool
+
+#: sklearn's warning when a model fitted on a DataFrame gets an array, as every model call here does
+_NO_NAMES_WARNING = "X does not have valid feature names"
 
 
 def _run_group(name: str, fn: Callable[..., Any], *args: Any) -> Any:
@@ -72,6 +77,10 @@ class Pipeline:
         output was dense does); by default the model gets CSR when any group is sparse.
     """
 
+    #: whether the model was fitted with feature names (so sklearn warns at every array it gets); None:
+    #: not yet looked up (the model may be fitted after the pipeline is built, as the workloads do)
+    _quiet_names: bool | None = None
+
     def __init__(
         self,
         features: Mapping[str, Any],
@@ -83,6 +92,11 @@ class Pipeline:
     ) -> None:
         if not features:
             raise DawnError("the pipeline has no feature groups", "pass features={'name': fn, ...}")
+        if isinstance(model, type):
+            raise DawnError(
+                f"model is the class {model.__name__}, not a fitted estimator",
+                f"pass an instance fitted on your data, e.g. {model.__name__}(...).fit(X, y)",
+            )
         if not hasattr(model, "predict"):
             raise DawnError(f"model {type(model).__name__} has no predict()", "pass a fitted estimator")
         self.features = dict(features)
@@ -179,11 +193,64 @@ class Pipeline:
         """All feature groups on ``X``, stacked in pipeline order."""
         return self.assemble(self.compute(X))
 
+    def call_model(self, method: str, feats: Block) -> Any:
+        """``model.<method>(feats)``, without sklearn's warning that ``feats`` has no feature names
+        when the model was fitted on a DataFrame (the names are checked once, by
+        :meth:`check_feature_names`)."""
+        quiet = self._quiet_names
+        if quiet is None:
+            quiet = self._quiet_names = hasattr(self.model, "feature_names_in_")
+        try:
+            if not quiet:
+                return getattr(self.model, method)(feats)
+            # only this one warning, only around this call; catch_warnings restores the user's filters
+            # on exit (before Python 3.14 not atomically, should several threads serve at once)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", _NO_NAMES_WARNING, UserWarning)
+                return getattr(self.model, method)(feats)
+        except NotFittedError as exc:
+            self._quiet_names = None  # looked up again once the model is fitted
+            raise DawnError(
+                f"model {type(self.model).__name__} is not fitted",
+                "fit it first (model.fit(X, y) on the groups' output), then call the pipeline",
+            ) from exc
+
+    def check_feature_names(self, X: Any) -> None:
+        """A :class:`DawnError` unless the column names of the groups that return DataFrames, computed
+        on the rows ``X`` (one is enough), match the model's ``feature_names_in_`` at their positions."""
+        fitted = getattr(self.model, "feature_names_in_", None)
+        self._quiet_names = fitted is not None
+        if fitted is None:
+            return
+        expected = [str(c) for c in fitted]
+        pos = 0
+        for name in self.features:
+            raw = _run_group(name, self._fns[name], X)
+            # an array block has no names to check; a ColumnTransformer part is in the order sklearn
+            # stacked it in, and a union's parts are named with its prefix ("num__a") in the model
+            sk_part = isinstance(self.features[name], _Weighted | _ColumnGroup)
+            cols = None if sk_part else getattr(raw, "columns", None)
+            for i, col in enumerate([] if cols is None else cols):
+                if pos + i >= len(expected) or expected[pos + i] not in (str(col), f"{name}__{col}"):
+                    want = repr(expected[pos + i]) if pos + i < len(expected) else "no column"
+                    raise DawnError(
+                        f"feature group {name!r} returns column {str(col)!r} at model input position "
+                        f"{pos + i}, where the model was fitted on {want} (model.feature_names_in_)",
+                        "return the columns, and order the groups, as the model was fitted on them",
+                    )
+            pos += as_block(raw, name, n_rows(X)).shape[1]
+        if pos != len(expected):
+            raise DawnError(
+                f"the feature groups return {pos} columns, but the model was fitted on {len(expected)} "
+                "(model.feature_names_in_)",
+                "make the groups return exactly the columns the model was fitted on",
+            )
+
     def predict(self, X: Any) -> np.ndarray:
         """The unoptimised pipeline's predictions."""
         if n_rows(X) == 0:  # estimators reject a zero-row input; an empty batch has empty answers
             return self._empty(proba=False)
-        return np.asarray(self.model.predict(self.transform(X)))
+        return np.asarray(self.call_model("predict", self.transform(X)))
 
     def _empty(self, *, proba: bool) -> np.ndarray:
         classes = getattr(self.model, "classes_", None)
@@ -198,13 +265,13 @@ class Pipeline:
             raise DawnError(f"model {type(self.model).__name__} has no predict_proba()", "use predict()")
         if n_rows(X) == 0:
             return self._empty(proba=True)
-        return np.asarray(self.model.predict_proba(self.transform(X)))
+        return np.asarray(self.call_model("predict_proba", self.transform(X)))
 
     def score(self, X: Any) -> np.ndarray:
         """A ranking score per row: the predicted value (regression) or P(last class) (classification)."""
         if self.task == "regression":
-            return np.asarray(self.model.predict(self.transform(X)), dtype=float).ravel()
-        return np.asarray(self.model.predict_proba(self.transform(X)))[:, -1]
+            return np.asarray(self.call_model("predict", self.transform(X)), dtype=float).ravel()
+        return np.asarray(self.call_model("predict_proba", self.transform(X)))[:, -1]
 
     def remote_failures(self) -> dict[str, int]:
         """Failed lookups so far per remote group (groups built with ``on_error="nan"`` count them)."""
