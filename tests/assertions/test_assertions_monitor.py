@@ -485,3 +485,37 @@ def test_report_reads_a_store_in_a_read_only_directory(tmp_path: Path) -> None:
         pytest.skip(f"cannot make a read-only bind mount here: {proc.stderr.strip()[:200]}")
     assert proc.returncode == 0, proc.stderr
     assert "1 event(s)" in proc.stdout
+
+
+def test_threads_serving_through_a_locked_store_do_not_queue_behind_each_other(tmp_path: Path) -> None:
+    """With the store locked, one thread at a time waits store_wait; the others queue their events and
+    answer at once. Once the lock goes, every event reaches the store exactly once."""
+    path = tmp_path / "ev.sqlite"
+    mon = Monitor(lambda v: v, [_neg()], store=EventStore(path), store_wait=0.2)
+    other = sqlite3.connect(path)
+    other.execute("BEGIN EXCLUSIVE")
+    errors: list[BaseException] = []
+
+    def serve(k: int) -> None:
+        try:
+            for j in range(5):
+                assert mon.predict(np.array([-float(k * 10 + j + 1)])).tolist() == [-float(k * 10 + j + 1)]
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=serve, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    assert not errors
+    # 40 predictions each waiting their turn for 0.2 s would take 8 s; here at most a few waits overlap
+    assert elapsed < 6.0, elapsed
+    assert mon.stats["firings"] == 40 and mon.stats["events_dropped"] == 0
+    other.rollback()
+    other.close()
+    assert mon.flush() == 0
+    events = mon.store.events()
+    assert len(events) == 40 and events["input_id"].nunique() == 40  # each once: none lost, none twice

@@ -161,6 +161,7 @@ class Monitor:
         self._lock = threading.RLock()
         self._counter = 0
         self._store_failing = self._store_dropping = False
+        self._writing = threading.Lock()  # held by the one thread writing the queue to the store
         self._pending: deque[tuple[Any, ...]] = deque(maxlen=100_000)  # events the store refused
         self.review_queue: deque[Any] = deque(maxlen=100_000)
         self.stats = {
@@ -323,34 +324,59 @@ class Monitor:
             return len(self._pending)
 
     def _write(self, events: list[tuple[Any, ...]], *, timeout: float | None = None) -> None:
-        # under the lock so that two threads never both retry (and duplicate) the same pending events
+        """Queue ``events`` and try to write the queue. One thread writes at a time; a prediction that
+        finds another thread writing leaves its events queued for that or a later write rather than wait
+        behind it (``flush`` waits its turn)."""
         with self._lock:
-            if not events and not self._pending:
+            self._enqueue(events)
+            if not self._pending:
                 return
-            batch = list(self._pending) + events
-            try:
-                self.store.record(batch, timeout=self.store_wait if timeout is None else timeout)
-            except DawnError as exc:  # keep answering; retry these events with the next batch
+        if not self._writing.acquire(blocking=timeout is not None):
+            return
+        try:
+            # a second pass takes what other threads queued during the first; no more, so a busy
+            # service does not keep one caller writing everyone's events
+            for _ in range(2):
+                with self._lock:
+                    batch = list(self._pending)
+                    self._pending.clear()
+                if not batch or not self._record(batch, self.store_wait if timeout is None else timeout):
+                    return
+        finally:
+            self._writing.release()
+
+    def _record(self, batch: list[tuple[Any, ...]], timeout: float) -> bool:
+        """Write ``batch``; on failure put it back ahead of what was queued meanwhile. Whether it went."""
+        try:
+            self.store.record(batch, timeout=timeout)
+        except DawnError as exc:  # keep answering; retry these events with a later batch
+            with self._lock:
                 self.stats["store_errors"] += 1
-                cap = self._pending.maxlen or len(batch)
-                dropped = max(len(batch) - cap, 0)  # the oldest go first: the deque keeps the newest
-                self.stats["events_dropped"] = self.stats.get("events_dropped", 0) + dropped
-                # once when the store starts refusing and once when events start to be lost, not on
-                # every batch of a long outage (stats counts them all)
-                if not self._store_failing or (dropped and not self._store_dropping):
-                    note = f", dropping the oldest beyond {cap}" if dropped else ""
-                    log.warning(
-                        "%s; keeping %d event(s) in memory%s", exc.one_line(), min(len(batch), cap), note
-                    )
+                newer = list(self._pending)  # queued by other threads meanwhile: they stay last
+                self._pending.clear()
+                self._enqueue(batch + newer)
+                if not self._store_failing:  # once per outage, not on every batch (stats count them)
+                    log.warning("%s; keeping the events in memory until it takes them", exc.one_line())
                 self._store_failing = True
-                self._store_dropping = self._store_dropping or dropped > 0
-                self._pending.clear()
-                self._pending.extend(batch)
-            else:
-                if self._store_failing:
-                    log.warning("event store %s takes events again (%d written)", self.store.path, len(batch))
-                self._store_failing = self._store_dropping = False
-                self._pending.clear()
+            return False
+        with self._lock:
+            if self._store_failing:
+                log.warning("event store %s takes events again (%d written)", self.store.path, len(batch))
+            self._store_failing = self._store_dropping = False
+        return True
+
+    def _enqueue(self, events: list[tuple[Any, ...]]) -> None:
+        """Append to the in-memory queue (the caller holds the lock); beyond its cap the oldest go."""
+        cap = self._pending.maxlen or len(events) + len(self._pending)
+        dropped = max(len(self._pending) + len(events) - cap, 0)
+        self._pending.extend(events)  # the deque keeps the newest
+        if dropped:
+            self.stats["events_dropped"] = self.stats.get("events_dropped", 0) + dropped
+            if not self._store_dropping:  # once per outage
+                log.warning(
+                    "event store %s: more than %d events waiting, dropping the oldest", self.store.path, cap
+                )
+            self._store_dropping = True
 
     def report(self) -> dict[str, Any]:
         """The store's report plus this monitor's counters, after trying once more (:meth:`flush`) to
