@@ -271,3 +271,25 @@ def test_weak_label_functions_refuse_inputs_of_the_wrong_type() -> None:
     assert majority_vote([[0, 1, 1], [ABSTAIN, 2, ABSTAIN]], 3).tolist() == [1, 2]  # type: ignore[arg-type]
     with pytest.raises(DawnError, match="not items x sources of integer classes"):
         majority_vote(np.array([0.5, 1.0]), 2)
+
+
+def test_bal_without_probabilities_is_refused_at_its_first_selection() -> None:
+    sev = np.zeros((6, 1))
+    sev[:2, 0] = 1.0  # two flagged items: a budget of 4 would need the fallback for the other two
+    loop = ActiveLoop(lambda: PoolScores(np.arange(6), sev), "bal")
+    with pytest.raises(DawnError, match="needs model probabilities"):
+        loop.select(1)  # refused now, though this round alone would not need the fallback
+    random_fallback = ActiveLoop(lambda: PoolScores(np.arange(6), sev), BAL(fallback="random"))
+    assert len(set(random_fallback.select(4))) == 4
+
+
+def test_a_drop_of_exactly_min_gain_is_not_an_improvement() -> None:
+    """The docs say BAL falls back unless an assertion improves by *more than* min_gain (1%)."""
+    n = 1000
+    bal = BAL()
+    for flagged in (100, 99):  # a 1% drop, which computes as 0.010000000000000009 from the rates
+        sev = np.zeros((n, 1))
+        sev[:flagged, 0] = 1.0
+        bal.observe(PoolScores(np.arange(n), sev, np.full((n, 2), 0.5), ["a"]))
+    assert bal.rewards_ is not None and bal.rewards_[0] > 0.01
+    assert bal.weights(PoolScores(np.arange(n), sev, np.full((n, 2), 0.5), ["a"])) is None

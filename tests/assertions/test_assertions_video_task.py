@@ -198,3 +198,37 @@ def test_oracle_control_flags_exactly_the_models_errors_and_is_reported() -> Non
     assert r["oracle_reduction_vs_best_uncertainty"] == pytest.approx(
         1 - r["strategies"]["bal+oracle"]["labels_to_target"] / r["best_uncertainty"]
     )
+
+
+def test_labels_to_target_intervals_stay_between_the_first_round_and_the_budget() -> None:
+    """Two seeds give a Student-t factor of 12.7: the raw interval reaches negative label counts."""
+    from dawn.assertions.experiments import active_learning as al
+
+    r = al.run_task(
+        _blobs_task(seed=3, shift=1.5, assertion="near_boundary"),
+        seeds=[0, 1],
+        strategies=("random", "least_confidence", "bal"),
+        sched=al.Schedule(6, 4, 30),
+        noise_check=False,
+    )
+    clipped = 0
+    for x in r["strategies"].values():
+        lo, hi = x["ci95"]
+        assert 6.0 <= lo <= x["labels_to_target"] <= hi <= 30.0
+        per_seed = [30.0 if v is None else v for v in x["per_seed"]]
+        raw = al.ci95(per_seed)
+        assert (lo, hi) == (max(raw[1], 6.0), min(raw[2], 30.0))
+        clipped += raw[1] < 6.0 or raw[2] > 30.0
+    assert clipped  # the case this is about happened (random's raw interval: about -31 to 66)
+
+
+def test_reproduce_table_says_which_counts_are_capped_at_the_budget() -> None:
+    from dawn.assertions.reproduce import _capped
+
+    r = {
+        "strategies": {
+            "bal": {"per_seed": [None, 171.5], "reached": 1},
+            "margin": {"per_seed": [3.0, 5.0], "reached": 2},
+        }
+    }
+    assert _capped(r) == "bal 1 of 2"

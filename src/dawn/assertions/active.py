@@ -24,6 +24,9 @@ import numpy as np
 
 from dawn.core.errors import DawnError
 
+#: slack in "improves by more than min_gain": a drop of exactly 1% computes as 0.010000000000000009
+_ROUNDING = 1e-12
+
 __all__ = [
     "BAL",
     "ActiveLoop",
@@ -244,13 +247,19 @@ class BAL(Strategy):
         """Budget weights per assertion, or None to fall back."""
         if self.rewards_ is None:
             return np.ones(pool.severity.shape[1])
-        if not (self.rewards_ > self.min_gain).any():
+        improved = self.rewards_ > self.min_gain + _ROUNDING  # "more than": a drop of exactly 1% is not
+        if not improved.any():
             return None
-        return np.where(self.rewards_ > self.min_gain, self.rewards_, 0.0)
+        return np.where(improved, self.rewards_, 0.0)
 
     def select(
         self, pool: PoolScores, budget: int, available: np.ndarray, rng: np.random.Generator
     ) -> np.ndarray:
+        if pool.proba is None and self.fallback != "random":  # now, not in the first round that needs it
+            raise DawnError(
+                f"{self.name}'s fallback {self.fallback!r} needs model probabilities, and the pool has none",
+                "pass proba in PoolScores, or use the strategy with fallback='random'",
+            )
         w = self.weights(pool)
         self.pulled_ = np.zeros(pool.severity.shape[1], dtype=bool)
         self.history_.append(
@@ -346,9 +355,10 @@ class BanditUCB(BAL):
             return np.ones(pool.severity.shape[1])
         mean = self._sum / np.maximum(self._n, 1)
         ucb = mean + self.c * np.sqrt(np.log(self._t + 1) / np.maximum(self._n, 1))
-        if not (ucb > self.min_gain).any():
+        improved = ucb > self.min_gain + _ROUNDING
+        if not improved.any():
             return None
-        return np.where(ucb > self.min_gain, ucb, 0.0)
+        return np.where(improved, ucb, 0.0)
 
 
 def make_strategy(name: str) -> Strategy:

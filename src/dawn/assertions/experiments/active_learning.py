@@ -177,6 +177,9 @@ def _run_task(
         # a seed that never reaches the target is censored at the budget cap (stated in the report)
         filled = [v if v is not None else float(sched.max_labels) for v in ltt]
         mean, lo, hi = ci95(filled)
+        # every value lies between the first round's labels and the budget, so does their mean: a
+        # Student-t interval over few seeds can reach past either (negative labels with two seeds)
+        lo, hi = max(lo, float(sched.init)), min(hi, float(sched.max_labels))
         key = strat + (f"+{variant}" if variant else "")
         out["strategies"][key] = {
             "labels_to_target": mean,
