@@ -233,6 +233,40 @@ def test_a_model_fitted_on_a_dataframe_has_its_columns_checked_once_and_does_not
         optimize(short, df[2000:3000], y[2000:3000], measure=False)
 
 
+def test_serving_from_threads_leaves_the_users_warning_filters_as_they_were(binary_data) -> None:
+    """catch_warnings interleaved across threads restores stale filter lists (Python < 3.14)."""
+    import threading
+    import warnings
+
+    X, y = binary_data
+    df = pd.DataFrame(X, columns=list("abcde"))
+    model = LogisticRegression().fit(df[:2000], y[:2000])
+    pipe = Pipeline({"cheap": lambda Z: Z[["a", "b"]], "rest": lambda Z: Z[["c", "d", "e"]]}, model)
+    with warnings.catch_warnings():  # the test's own changes are undone at the end
+        before = list(warnings.filters)
+        errors: list[BaseException] = []
+
+        def serve(k: int) -> None:
+            try:
+                for i in range(150):
+                    pipe.predict(df[3000 + i : 3001 + i])
+                    if k == 0 and i == 75:  # the user adds a filter while the threads serve
+                        warnings.filterwarnings("ignore", "user's own filter")
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=serve, args=(k,)) for k in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors
+        after = list(warnings.filters)
+        assert not [f for f in after if f[1] is not None and "valid feature names" in f[1].pattern]
+        assert any(f[1] is not None and f[1].pattern == "user's own filter" for f in after)
+        assert [f for f in after if f[1] is None or f[1].pattern != "user's own filter"] == before
+
+
 def test_sklearn_unions_with_pandas_output_pass_the_column_check() -> None:
     df = pd.DataFrame(np.random.default_rng(0).normal(size=(100, 4)), columns=list("abcd"))
     y = (df["a"] + df["c"] > 0).astype(int)

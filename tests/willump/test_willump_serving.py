@@ -80,6 +80,9 @@ def test_a_flagged_window_warns_or_switches_to_the_full_pipeline(caplog) -> None
     full.record("single", 500, 200, (2800, 4000))
     assert not full.answers_early("single") and full.answers_early("batch")
     assert full.report({"single": (2800, 4000)})["single"]["stopped"]
+    full.record_stopped("single", 3)  # rows the full pipeline served since: counted apart
+    rep = full.report({"single": (2800, 4000)})["single"]
+    assert (rep["rows"], rep["rows_after_stop"]) == (500, 3)
     full.clear_shift()
     assert full.answers_early("single")
     quiet = ServingStats(window=500, on_shift="ignore")
@@ -115,7 +118,9 @@ def test_a_movie_review_cascade_served_on_tweets_is_flagged_and_on_reviews_is_no
     opt.predict(tweets)
     assert opt.serving_report()["batch"]["stopped"]
     np.testing.assert_array_equal(opt.predict(tweets[:500]), opt.pipeline.predict(tweets[:500]))
-    assert opt.serving_report()["batch"]["rows"] == len(tweets)  # the full pipeline's rows are not counted
+    report = opt.serving_report()["batch"]
+    assert report["rows"] == len(tweets)  # the rows the cascade saw; the full pipeline's are apart
+    assert report["rows_after_stop"] == 500
 
 
 @pytest.mark.data

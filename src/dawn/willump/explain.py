@@ -114,7 +114,12 @@ def format_plan(plan: dict[str, Any]) -> str:
     for use, r in (plan.get("serving") or {}).items():
         if r["rows"] and r["calibration_share"] is not None:  # the early share against calibration
             flag = "; SHIFT SUSPECTED: recalibrate" if r["shift_suspected"] else ""
-            stopped = " (early answers stopped: full pipeline)" if r["stopped"] else ""
+            after = r.get("rows_after_stop", 0)  # absent from plans saved before it was counted
+            stopped = (
+                f" (early answers stopped: the full pipeline has served {after} rows since)"
+                if r["stopped"]
+                else ""
+            )
             lines.append(
                 f"served ({use}): {r['rows']} rows, {r['early_share']:.1%} early against "
                 f"{r['calibration_share']:.1%} on calibration{flag}{stopped}"

@@ -61,7 +61,8 @@ class OptimizedPipeline:
         #: the raw input's form, so predict_one reads a Series right (see record_raw_input); None:
         #: not recorded (plans saved before it was), a Series is then taken as one row
         self.raw_input_: dict[str, Any] | None = None
-        #: rows served and answered early since optimisation (or the last reset), per use
+        #: rows served through each use's cascade and answered early since optimisation (or the last
+        #: reset), and rows the full pipeline served after a "full" policy stopped early answers
         self.stats_ = ServingStats()
 
     def record_raw_input(self, X: Any) -> None:
@@ -105,6 +106,8 @@ class OptimizedPipeline:
         stats = self._serving_stats()
         n = n_rows(X)
         if plan is None or not stats.answers_early("batch") or n == 0:
+            if plan is not None and n:
+                stats.record_stopped("batch", n)
             return pipe.predict_proba(X) if proba else pipe.predict(X)
         cheap = pipe.compute(X, plan.cheap)
         p_small = plan.small.predict_proba(hstack([cheap[g] for g in plan.cheap]))
@@ -173,6 +176,8 @@ class OptimizedPipeline:
             raise DawnError(f"predict_one got {n_rows(x)} rows", "pass one row, or use predict() for a batch")
         plan, pipe, stats = self.cascade_single_, self.pipeline, self._serving_stats()
         if plan is None or pipe.task == "regression" or not stats.answers_early("single"):
+            if plan is not None and pipe.task != "regression":
+                stats.record_stopped("single", 1)
             return pipe.call_model("predict", pipe.transform(x))[0]
         cheap = pipe.compute(x, plan.cheap)
         feats = hstack([cheap[g] for g in plan.cheap])

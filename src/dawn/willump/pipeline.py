@@ -8,9 +8,10 @@ is the user's own fitted estimator, which stays the full model after optimisatio
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -26,6 +27,42 @@ _POOL_LOCK = threading.Lock()  # guards the lazy creation of each pipeline's thr
 
 #: sklearn's warning when a model fitted on a DataFrame gets an array, as every model call here does
 _NO_NAMES_WARNING = "X does not have valid feature names"
+
+
+_quiet_lock = threading.Lock()
+_quiet_calls = 0  # model calls now inside _no_feature_names_warning, over all threads
+_quiet_filter: tuple[Any, ...] | None = None  # the filter entry they share while any is running
+
+
+@contextlib.contextmanager
+def _no_feature_names_warning() -> Iterator[None]:
+    """Ignore sklearn's "X does not have valid feature names" warning during the block.
+
+    ``warnings.catch_warnings`` is not thread-safe before Python 3.14: threads that enter and leave it
+    interleaved restore each other's saved filter lists, leaving this filter behind or dropping filters
+    the user added meanwhile. Here the first call in adds one filter entry and the last call out
+    removes that entry alone, so the user's own filters are never saved, restored or replaced.
+    """
+    global _quiet_calls, _quiet_filter
+    with _quiet_lock:
+        if _quiet_calls == 0:
+            before = list(warnings.filters)
+            warnings.filterwarnings("ignore", _NO_NAMES_WARNING, UserWarning)
+            # the user's own identical filter (moved to the front) is theirs: never removed here
+            _quiet_filter = None if warnings.filters[0] in before else warnings.filters[0]
+        _quiet_calls += 1
+    try:
+        yield
+    finally:
+        with _quiet_lock:
+            _quiet_calls -= 1
+            if _quiet_calls == 0 and _quiet_filter is not None:
+                with contextlib.suppress(ValueError):  # the user reset the filters meanwhile
+                    warnings.filters.remove(_quiet_filter)  # type: ignore[attr-defined]
+                    mutated = getattr(warnings, "_filters_mutated", None)  # invalidates warning caches
+                    if mutated is not None:
+                        mutated()
+                _quiet_filter = None
 
 
 def _run_group(name: str, fn: Callable[..., Any], *args: Any) -> Any:
@@ -203,10 +240,7 @@ class Pipeline:
         try:
             if not quiet:
                 return getattr(self.model, method)(feats)
-            # only this one warning, only around this call; catch_warnings restores the user's filters
-            # on exit (before Python 3.14 not atomically, should several threads serve at once)
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", _NO_NAMES_WARNING, UserWarning)
+            with _no_feature_names_warning():
                 return getattr(self.model, method)(feats)
         except NotFittedError as exc:
             self._quiet_names = None  # looked up again once the model is fitted

@@ -130,6 +130,7 @@ class ServingStats:
             self.flagged_windows = dict.fromkeys(USES, 0)
             self.tested_windows = dict.fromkeys(USES, 0)
             self.shifted = dict.fromkeys(USES, False)
+            self.rows_after_stop = dict.fromkeys(USES, 0)
 
     def clear_shift(self) -> None:
         """Let a use answer early again after a ``"full"`` policy stopped it (counts are kept)."""
@@ -139,6 +140,12 @@ class ServingStats:
     def answers_early(self, use: str) -> bool:
         """False once a flagged window has switched ``use`` to the full pipeline (policy ``"full"``)."""
         return not (self.on_shift == "full" and self.shifted[use])
+
+    def record_stopped(self, use: str, rows: int) -> None:
+        """Count ``rows`` that the full pipeline served because a ``"full"`` policy stopped ``use``'s
+        early answers (kept apart: they say nothing about the cascade's early share)."""
+        with self._lock:
+            self.rows_after_stop[use] += rows
 
     def record(self, use: str, rows: int, early: int, calibration: Calibration) -> None:
         """Count ``rows`` served by ``use``'s cascade, ``early`` of them answered early; tests the
@@ -184,7 +191,9 @@ class ServingStats:
     ) -> dict[str, dict[str, Any]]:
         """Per use: rows served, the share answered early, the calibration share, the totals'
         p-value, ``shift_suspected`` (a flagged window, or totals with p < ``alpha`` after at least
-        ``min_rows`` rows), ``flagged_windows`` and whether early answers are ``stopped``.
+        ``min_rows`` rows), ``flagged_windows``, whether early answers are ``stopped`` and
+        ``rows_after_stop`` (served by the full pipeline since; not in ``rows``, which counts the rows
+        the cascade saw).
 
         ``expected`` maps a use to its plan's calibration (early answers, rows), or None where the
         use has no cascade.
@@ -192,6 +201,7 @@ class ServingStats:
         with self._lock:
             rows, early = dict(self.rows), dict(self.early)
             flagged, shifted = dict(self.flagged_windows), dict(self.shifted)
+            after_stop = dict(self.rows_after_stop)
         out: dict[str, dict[str, Any]] = {}
         for use in USES:
             cal = expected.get(use)
@@ -206,6 +216,7 @@ class ServingStats:
                 "shift_suspected": bool(shifted[use] or (p is not None and n >= min_rows and p < self.alpha)),
                 "flagged_windows": flagged[use],
                 "stopped": not self.answers_early(use),
+                "rows_after_stop": after_stop[use],
             }
         return out
 
@@ -221,6 +232,7 @@ class ServingStats:
         state.setdefault("tested_windows", dict.fromkeys(USES, 0))
         state.pop("_bands", None)
         state.setdefault("_tails", {})
+        state.setdefault("rows_after_stop", dict.fromkeys(USES, 0))
         self.__dict__.update(state)
         self._lock = threading.Lock()
 
