@@ -507,6 +507,7 @@ def test_multibox_refuses_an_unknown_overlap() -> None:
             "class_flip needs a pandas DataFrame.*track, frame, cls",
         ),
         (lambda: track(np.zeros((3, 6))), "detections must be a pandas DataFrame"),
+        (lambda: Invariant(expr="a > 0").check(np.zeros(3)), "invariant needs a pandas DataFrame"),
         (lambda: Streaming(ClassFlip()).update(np.zeros((3, 3))), "streaming batch needs a pandas DataFrame"),
         (lambda: check_all(Range(column="p"), pd.DataFrame({"p": [1.0]})), "needs a list of assertions"),
         (lambda: check_all([len], pd.DataFrame({"p": [1.0]})), r"wrap it: FunctionAssertion\(len"),
@@ -517,3 +518,10 @@ def test_multibox_refuses_an_unknown_overlap() -> None:
 def test_inputs_of_the_wrong_type_name_what_is_expected(call: object, msg: str) -> None:
     with pytest.raises(DawnError, match=msg):
         call()  # type: ignore[operator]
+
+
+def test_range_with_the_column_given_positionally_says_it_named_the_assertion() -> None:
+    with pytest.raises(DawnError, match=r"Range\('p'\) sets the assertion's name; pass column='p'"):
+        Range("p", high=1.0).check(pd.DataFrame({"p": [2.0]}))
+    with pytest.raises(DawnError, match="name an existing column"):
+        Range(column="q").check(pd.DataFrame({"p": [2.0]}))

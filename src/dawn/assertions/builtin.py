@@ -361,7 +361,12 @@ class Range(Assertion):
     def check(self, outputs: pd.DataFrame, inputs: object = None) -> AssertionResult:
         require_frame(outputs, "range", [self.column])
         if self.column not in outputs.columns:
-            raise DawnError(f"column {self.column!r} not found", "name an existing column")
+            hint = (  # Range("p") names the assertion "p": the column is a keyword
+                f"Range({self.name!r}) sets the assertion's name; pass column={self.name!r}"
+                if self.name in outputs.columns
+                else "name an existing column: Range(column=..., low=..., high=...)"
+            )
+            raise DawnError(f"column {self.column!r} not found", hint)
         try:
             v = outputs[self.column].to_numpy(dtype=np.float64)
         except (TypeError, ValueError):  # text, or objects that are not numbers
@@ -383,6 +388,7 @@ class Invariant(Assertion):
     expr: str = "True"
 
     def check(self, outputs: pd.DataFrame, inputs: object = None) -> AssertionResult:
+        require_frame(outputs, "invariant", ["the columns its expression names"])
         try:
             ok = outputs.eval(self.expr)
         except Exception as exc:  # pandas raises many types for a bad expression

@@ -44,7 +44,8 @@ class Hook:
     action : {"record", "raise", "fallback", "suppress", "review"}
         ``record`` (default) only logs the firing; ``raise`` logs it and raises :class:`AssertionFired`;
         ``fallback`` replaces the flagged items' predictions with ``fallback(inputs_of_flagged_items)``;
-        ``suppress`` ignores the assertion's firings entirely; ``review`` logs the firing with kind
+        ``suppress`` switches the assertion off (it is not run, so costs nothing); ``review`` logs the
+        firing with kind
         ``review`` and appends the input id to :attr:`Monitor.review_queue`.
     min_severity : float
         Firings below this severity are recorded but do not trigger the action.

@@ -150,7 +150,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         for n, v in out.items():
             shown = ", ".join(str(i) for i, _ in v["flagged"][:20])
             more = " ..." if len(v["flagged"]) > 20 else ""
-            print(f"{n}: {v['frames_flagged']} of {v['frames_checked']} frames flagged: {shown}{more}")
+            which = f": {shown}{more}" if shown else ""
+            print(f"{n}: {v['frames_flagged']} of {v['frames_checked']} frames flagged{which}")
     return 0
 
 
