@@ -203,6 +203,11 @@ def test_each_use_spends_its_own_alpha_and_reset_restarts_it() -> None:
         300,
         "full",
     )
+    holder.stats_.record("batch", 300, 0, (2800, 4000))  # nothing early against 70%: flagged, stopped
+    assert not holder.stats_.answers_early("batch")
+    holder._serving_stats = lambda: holder.stats_
+    OptimizedPipeline.clear_shift(holder)  # type: ignore[arg-type]
+    assert holder.stats_.answers_early("batch") and holder.stats_.rows["batch"] == 300  # counts kept
 
 
 def test_tail_cache_is_bounded_and_not_saved() -> None:

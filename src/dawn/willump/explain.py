@@ -67,7 +67,13 @@ def format_plan(plan: dict[str, Any]) -> str:
             lines.append(f"{name + ' (jointly)':<14} {batch:>12.2f} {'':>10} {single:>10.1f}")
     c = plan.get("cascade")
     if c is None:
-        lines.append("cascade: none (no candidate paid off; the full pipeline answers every row)")
+        if plan.get("dropped_cascade"):  # certified, then timed slower than the full pipeline
+            why = "the certified cascade measured slower than the full pipeline, dropped"
+        elif len(plan.get("groups", {})) < 2:
+            why = "one feature group: nothing to cascade on"
+        else:
+            why = "no candidate paid off"
+        lines.append(f"cascade: none ({why}; the full pipeline answers every row)")
     else:
         # the heuristics' plans report their disagreement with the full model, whatever risk was asked
         risk = "disagreement" if plan["mode"] == "willump" else plan.get("risk")

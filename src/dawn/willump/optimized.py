@@ -252,12 +252,17 @@ class OptimizedPipeline:
         window of a use is at most ``alpha``, or with ``alpha_spending=False`` each window at
         ``alpha``); a flagged window
         logs a warning (``"warn"``), or switches that use to the full pipeline (``"full"``: the
-        answers are the full model's until ``stats_.clear_shift()``), or is ignored. See
+        answers are the full model's until :meth:`clear_shift`), or is ignored. See
         :mod:`dawn.willump.serving`.
         """
         self.stats_ = ServingStats(
             window=window, alpha=alpha, on_shift=on_shift, alpha_spending=alpha_spending
         )
+
+    def clear_shift(self) -> None:
+        """Answer early again after a ``"full"`` policy stopped it (e.g. once the inputs are known to
+        be fine, or after recalibrating); the counts are kept (``stats_.reset()`` forgets them)."""
+        self._serving_stats().clear_shift()
 
     def serving_report(self, *, min_rows: int = 200) -> dict[str, dict[str, Any]]:
         """Rows served and the share answered early, per use (``batch``, ``single``), against the
