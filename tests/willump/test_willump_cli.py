@@ -68,3 +68,12 @@ def test_optimize_honours_format_json(tmp_path, monkeypatch, capsys: pytest.Capt
 
     plan = json.loads(capsys.readouterr().out, parse_constant=no_constant)
     assert plan["saved"] == str(path) and set(plan["groups"]) == {"a", "b"} and path.is_file()
+
+
+def test_explain_workload_takes_the_optimize_options() -> None:
+    from dawn.cli import build_parser
+
+    args = build_parser().parse_args(
+        ["willump", "explain", "--workload", "credit", "--max-loss", "0.01", "--risk", "disagreement"]
+    )
+    assert (args.max_loss, args.risk, args.confidence, args.mode) == (0.01, "disagreement", 0.95, "bounded")

@@ -32,17 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     o = verbs.add_parser("optimize", help="optimise one workload's pipeline and save it")
     o.add_argument("--workload", required=True, help="text, credit, price, music or text-embed")
     o.add_argument("--save", required=True, help="file to write the optimised pipeline to")
-    o.add_argument("--quick", action="store_true")
-    o.add_argument("--mode", choices=("bounded", "willump"), default="bounded")
-    o.add_argument("--max-loss", type=float, default=0.005)
-    o.add_argument("--confidence", type=float, default=0.95)
-    o.add_argument(
-        "--risk",
-        choices=("net_loss", "accuracy_risk", "disagreement"),
-        default="net_loss",
-        help="what --max-loss bounds for classification (see optimize())",
-    )
-    o.add_argument("--redis-url", default=None)
+    _add_optimise_options(o)
     add_common_options(o)
     o.set_defaults(func=cmd_optimize)
 
@@ -50,10 +40,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     src = e.add_mutually_exclusive_group(required=True)
     src.add_argument("--load", help="a file written by `dawn willump optimize --save` or .save()")
     src.add_argument("--workload", help="optimise this workload now and explain it")
-    e.add_argument("--quick", action="store_true")
-    e.add_argument("--redis-url", default=None)
+    _add_optimise_options(e)  # for --workload; a --load plan was optimised already
     add_common_options(e)
     e.set_defaults(func=cmd_explain)
+
+
+def _add_optimise_options(parser: argparse.ArgumentParser) -> None:
+    """How a workload is optimised: the same options for ``optimize`` and ``explain --workload``."""
+    parser.add_argument("--quick", action="store_true", help="the workload's smaller data")
+    parser.add_argument("--mode", choices=("bounded", "willump"), default="bounded")
+    parser.add_argument("--max-loss", type=float, default=0.005)
+    parser.add_argument("--confidence", type=float, default=0.95)
+    parser.add_argument(
+        "--risk",
+        choices=("net_loss", "accuracy_risk", "disagreement"),
+        default="net_loss",
+        help="what --max-loss bounds for classification (default net_loss, as the bench; the "
+        "library's optimize() defaults to disagreement, which needs no labels)",
+    )
+    parser.add_argument("--redis-url", default=None, help="Redis for the music workload (default: start one)")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -106,9 +111,8 @@ def _optimise(args: argparse.Namespace) -> object:
     w = load_workload(args.workload, quick=args.quick, seed=args.seed, redis_url=args.redis_url)
     try:
         return optimize(
-            w.pipeline, w.X_val, w.y_val, max_loss=getattr(args, "max_loss", 0.005),
-            confidence=getattr(args, "confidence", 0.95), mode=getattr(args, "mode", "bounded"),
-            risk=getattr(args, "risk", "net_loss") if w.metric_name == "accuracy" else "disagreement",
+            w.pipeline, w.X_val, w.y_val, max_loss=args.max_loss, confidence=args.confidence,
+            mode=args.mode, risk=args.risk if w.metric_name == "accuracy" else "disagreement",
             top_k=100 if w.topk else None, top_k_n=n_rows(w.X_test), seed=args.seed,
             X_train=w.X_train, y_train=w.y_train, blocks_val=w.blocks_val, blocks_train=w.blocks_train,
         )  # fmt: skip
