@@ -293,3 +293,13 @@ def test_a_drop_of_exactly_min_gain_is_not_an_improvement() -> None:
         bal.observe(PoolScores(np.arange(n), sev, np.full((n, 2), 0.5), ["a"]))
     assert bal.rewards_ is not None and bal.rewards_[0] > 0.01
     assert bal.weights(PoolScores(np.arange(n), sev, np.full((n, 2), 0.5), ["a"])) is None
+
+
+def test_precision_without_predictions_says_what_is_missing() -> None:
+    sev = np.zeros((6, 1))
+    sev[:3, 0] = 1.0
+    proba = np.full((6, 2), 0.5)
+    loop = ActiveLoop(lambda: PoolScores(np.arange(6), sev, proba, ["a"]), "bal")
+    loop.update({int(i): 0 for i in loop.select(2)})
+    with pytest.raises(DawnError, match="precision needs the model's predictions"):
+        loop.precision()

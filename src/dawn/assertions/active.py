@@ -457,7 +457,16 @@ class ActiveLoop:
         self.labels_.update(given)
 
     def precision(self) -> dict[str, dict[str, float]]:
-        """Per assertion: of the labelled items it flagged, the share the model got wrong."""
+        """Per assertion: of the labelled items it flagged, the share the model got wrong.
+
+        Needs the model's predictions in :class:`PoolScores` (``predictions``): without them no
+        item can be judged, and this raises rather than report NaN for every assertion.
+        """
+        if self._selected and all(pred is None for pred, _ in self._selected.values()):
+            raise DawnError(
+                "precision needs the model's predictions, and the pool scores had none",
+                "pass predictions=model.predict(pool) in PoolScores",
+            )
         names = self._last.names if self._last is not None else []
         hits = np.zeros(len(names))
         n = np.zeros(len(names))
