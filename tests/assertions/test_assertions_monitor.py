@@ -446,6 +446,14 @@ def test_set_up_mistakes_are_refused_when_the_monitor_is_built(kwargs: dict, msg
         Monitor(lambda v: v, **args)
 
 
+def test_a_refused_monitor_leaves_no_store_file_behind(tmp_path: Path) -> None:
+    path = tmp_path / "ev.sqlite"
+    for bad in ({"model": object()}, {"model": lambda v: v, "hooks": {"neg": "raise"}}):
+        with pytest.raises(DawnError):
+            Monitor(assertions=[_neg()], store=str(path), **bad)  # type: ignore[arg-type]
+    assert not path.exists()
+
+
 def test_store_path_of_the_wrong_type_and_malformed_events_name_the_problem() -> None:
     with pytest.raises(DawnError, match="path is a NoneType"):
         EventStore.open_existing(None)  # type: ignore[arg-type]

@@ -150,13 +150,14 @@ class Monitor:
         unknown = set(self.hooks) - {a.name for a in self.assertions}
         if unknown:
             raise DawnError(f"hooks for unknown assertion(s) {sorted(unknown)}", "use the assertions' names")
+        self._predict, self._proba = _as_predict(model)
+        # last: a store path creates its file, which no refused set-up should leave behind
         self.store = store if isinstance(store, EventStore) else EventStore(store or ":memory:")
         self.sample_rate = sample_rate
         self.confidence = confidence
         self.ids = ids
         self.name = name
         self.store_wait = float(store_wait)
-        self._predict, self._proba = _as_predict(model)
         self._rng = np.random.default_rng(seed)
         # predict may be called from many threads at once: the bookkeeping below is shared
         self._lock = threading.RLock()
