@@ -107,9 +107,10 @@ class Monitor:
         The model's name in the store.
     seed : int
     store_wait : float, default=0.05
-        The longest (seconds) a prediction waits for a locked event store. Events that cannot be written
-        in time stay in memory (the newest 100,000) and go to the store with a later batch or
-        :meth:`flush`, so another process holding the store's write lock delays no prediction by more.
+        How long (seconds) a prediction waits for a locked event store, and for another thread's write
+        before it: so about twice this at most. Events that cannot be written in time stay in memory
+        (the newest 100,000) and go to the store with a later batch or :meth:`flush`, so another
+        process holding the store's write lock cannot stall the predictions.
     """
 
     def __init__(
@@ -326,26 +327,29 @@ class Monitor:
             return len(self._pending)
 
     def _write(self, events: list[tuple[Any, ...]], *, timeout: float | None = None) -> None:
-        """Queue ``events`` and try to write the queue. One thread writes at a time; a prediction that
-        finds another thread writing leaves its events queued for that or a later write rather than wait
-        behind it (``flush`` waits its turn)."""
+        """Queue ``events`` and write the queue. One thread writes at a time and takes everything
+        queued; another thread waits for it no longer than it would wait for the store (``store_wait``,
+        or ``timeout`` for :meth:`flush`), then leaves its events queued, and a writer looks at the
+        queue again after releasing it, so events queued meanwhile are not left behind."""
         with self._lock:
             self._enqueue(events)
             if not self._pending:
                 return
-        if not self._writing.acquire(blocking=timeout is not None):
-            return
-        try:
-            # a second pass takes what other threads queued during the first; no more, so a busy
-            # service does not keep one caller writing everyone's events
-            for _ in range(2):
+        wait = self.store_wait if timeout is None else timeout
+        for _ in range(4):  # passes: a busy service must not keep one caller writing for ever
+            got = self._writing.acquire(timeout=wait) if wait > 0 else self._writing.acquire(blocking=False)
+            if not got:
+                return  # the thread writing now looks at the queue again when it is done
+            try:
                 with self._lock:
                     batch = list(self._pending)
                     self._pending.clear()
-                if not batch or not self._record(batch, self.store_wait if timeout is None else timeout):
+                ok = not batch or self._record(batch, wait)
+            finally:
+                self._writing.release()
+            with self._lock:
+                if not ok or not self._pending:
                     return
-        finally:
-            self._writing.release()
 
     def _record(self, batch: list[tuple[Any, ...]], timeout: float) -> bool:
         """Write ``batch``; on failure put it back ahead of what was queued meanwhile. Whether it went."""
