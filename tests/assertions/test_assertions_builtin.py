@@ -525,3 +525,41 @@ def test_range_with_the_column_given_positionally_says_it_named_the_assertion() 
         Range("p", high=1.0).check(pd.DataFrame({"p": [2.0]}))
     with pytest.raises(DawnError, match="name an existing column"):
         Range(column="q").check(pd.DataFrame({"p": [2.0]}))
+
+
+def test_streaming_reports_frames_even_when_frames_equal_the_buffers_row_numbers() -> None:
+    """One box per frame makes the stream's row numbers equal the frames: ids must stay frames."""
+    a_rows = [dict(frame=f, x1=0, y1=0, x2=10, y2=10, score=0.9, cls=0) for f in (0, 1, 2, 4, 5)]
+    b_row = [dict(frame=3, x1=50, y1=50, x2=60, y2=60, score=0.9, cls=0)]
+    df = pd.DataFrame(a_rows[:3] + b_row + a_rows[3:], index=["a0", "a1", "a2", "b3", "a4", "a5"])
+    s = Streaming(Flicker())
+    got = [s.update(df), s.flush()]
+    assert Flicker().check(df).flagged().to_dict() == {3: 1.0}
+    assert {k: v for r in got for k, v in r.flagged().items()} == {3: 1.0}
+
+
+def test_streaming_detection_corrections_name_rows_by_their_batch_labels() -> None:
+    rows = [dict(frame=f, x1=0, y1=0, x2=10, y2=10, score=0.9, cls=0) for f in range(21)]
+    df = pd.DataFrame(rows, index=[f"r{f}" for f in range(21)])
+    df.loc["spur"] = dict(frame=10, x1=50, y1=50, x2=60, y2=60, score=0.5, cls=0)
+    a = Appear(max_len=1, max_gap=2)
+    s = Streaming(a)
+    outs = [s.update(df[df.frame < 8]), s.update(df[df.frame >= 8]), s.flush()]
+    got = [
+        r
+        for o in outs
+        if o.corrections is not None
+        for r in o.corrections[["action", "row"]].to_dict("records")
+    ]
+    assert (
+        got
+        == a.check(df).corrections[["action", "row"]].to_dict("records")
+        == [{"action": "remove", "row": "spur"}]
+    )
+
+
+def test_class_flip_on_an_empty_table_and_stream_start() -> None:
+    empty = pd.DataFrame({"track": [1], "frame": [1], "cls": [0]}).iloc[:0]
+    r = ClassFlip().check(empty)
+    assert len(r.ids) == 0 and r.corrections is not None and r.corrections.empty
+    assert len(Streaming(ClassFlip()).update(empty).ids) == 0

@@ -219,3 +219,37 @@ def test_weak_labels_keep_the_dtypes_of_identifier_and_time_columns(time: str) -
     added = out[out["weak"] == "add"]
     assert added["obj"].tolist() == [1] and added["t"].tolist() == [df["t"].iloc[6]]  # id 3's t=2
     assert not (out["obj"] == 2).any()
+
+
+def test_weak_labels_with_only_removals_and_new_labels_beyond_removed_ones() -> None:
+    # track 1 is a one-frame appearance: its row is removed and nothing is added
+    df = pd.DataFrame({"track": [0] * 10 + [1], "frame": [*range(10), 5], "cls": 0})
+    out = Consistency("track", attrs=["cls"], time_col="frame", horizon=3).weak_labels(df)
+    assert out.index.tolist() == list(range(10)) and (out["weak"] == "").all()
+    # a gap at frame 4 is filled while row 9 (a brief appearance) is removed: the fill is not row 9
+    df = pd.DataFrame({"track": [0] * 9 + [1], "frame": [0, 1, 2, 3, 5, 6, 7, 8, 9, 6], "cls": 0})
+    out = Consistency("track", attrs=["cls"], time_col="frame", horizon=3).weak_labels(df)
+    added = out[out["weak"] == "add"]
+    assert 9 not in out.index and added.index.tolist() == [10] and added["frame"].tolist() == [4]
+
+
+def test_streaming_transitions_keep_an_added_rows_identifier_named_id() -> None:
+    """With id_col="id", the corrections' own "id" column holds the object id of an added row."""
+    from dawn.assertions import Streaming
+
+    frames = [f for f in range(20) if f != 10]
+    df = pd.DataFrame({"id": [25] * len(frames) + [7] * 20, "time": frames + list(range(20))})
+    df.index = [f"r{i}" for i in range(len(df))]
+    a = TransitionConsistency(horizon=3, period=1)
+    s = Streaming(a, time_col="time")
+    outs = [s.update(df[df.time == t]) for t in range(20)] + [s.flush()]
+    added = [
+        r
+        for o in outs
+        if o.corrections is not None
+        for r in o.corrections.query("action == 'add'").to_dict("records")
+    ]
+    assert added == a.check(df).corrections.query("action == 'add'").to_dict("records")
+    assert added[0]["id"] == 25
+    with pytest.raises(DawnError, match="streaming needs a numeric time column"):
+        Streaming(a, time_col="t").update(pd.DataFrame({"id": [1], "t": pd.to_datetime(["2024-01-01"])}))

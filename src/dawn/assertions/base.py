@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -81,6 +81,9 @@ class Assertion:
     name: str = "assertion"
     window: int = field(default=0, kw_only=True)
     lookahead: int = field(default=0, kw_only=True)
+    #: what the result's ids are: ``"rows"`` (the input's row labels), ``"times"`` (time values, e.g.
+    #: frames) or None (not declared: :class:`Streaming` infers it from the ids)
+    ids_kind: ClassVar[str | None] = None
 
     def check(self, outputs: Any, inputs: Any = None) -> AssertionResult:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -227,6 +230,12 @@ class Streaming:
         require_frame(batch, "a streaming batch", [self.time_col])
         if self.time_col not in batch.columns:
             raise DawnError(f"streaming batch has no {self.time_col!r} column", "pass the time column")
+        if not pd.api.types.is_numeric_dtype(batch[self.time_col]):
+            raise DawnError(
+                f"streaming needs a numeric time column; {self.time_col!r} is {batch[self.time_col].dtype}",
+                "send times as numbers, e.g. seconds since a start ((t - t0).dt.total_seconds()), and "
+                "give the assertion's horizon in the same unit",
+            )
         t = batch[self.time_col].to_numpy()
         batch_last = float(t.max()) if len(t) else self._last_time
         if last_time is not None:
@@ -279,7 +288,11 @@ class Streaming:
         r = self.inner.check(buf)
         lo = self._emitted_upto
         self._emitted_upto = max(self._emitted_upto, final_upto)
-        by_row = len(r.ids) == len(buf) and np.array_equal(r.ids, buf.index.to_numpy())
+        kind = getattr(self.inner, "ids_kind", None)
+        if kind is None:  # undeclared: ids that are the buffer's row numbers are rows (frames may match)
+            by_row = len(r.ids) == len(buf) and np.array_equal(r.ids, buf.index.to_numpy())
+        else:
+            by_row = kind == "rows"
         if by_row:  # ids are the buffer's row numbers: a verdict is due by its row's time
             when = buf[self.time_col].to_numpy(dtype=np.float64)
             ids = np.array([self._labels.get(k, k) for k in r.ids.tolist()], dtype=object)
@@ -301,10 +314,15 @@ class Streaming:
         """The corrections whose time is in ``(lo, hi]``, row numbers turned back into batch labels."""
         if not by_row:
             cid = corr["id"].to_numpy(dtype=np.float64)
-            return corr[(cid > lo) & (cid <= hi)].reset_index(drop=True)
+            out = corr[(cid > lo) & (cid <= hi)].reset_index(drop=True)
+            if "row" in out.columns:  # detection corrections name the row by its label in its batch
+                out["row"] = [self._labels.get(k, k) for k in out["row"].tolist()]
+            return out
         time_of = buf[self.time_col]
         row = corr["id"]
         known = row.isin(buf.index)
+        if "action" in corr.columns:  # an added row is no existing row, whatever its "id" reads
+            known &= corr["action"].ne("add")
         # a correction of an existing row is due by that row's time; an added row by its own time
         own = corr[self.time_col] if self.time_col in corr.columns else pd.Series(np.nan, index=corr.index)
         when = np.where(known, time_of.reindex(row.where(known)).to_numpy(dtype=np.float64), own)

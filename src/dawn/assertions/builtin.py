@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -57,6 +58,8 @@ class Flicker(Assertion):
     a missed object, so the floor trades recall for precision
     (:func:`dawn.assertions.floor_for_precision` picks it from reviewed firings).
     """
+
+    ids_kind: ClassVar[str | None] = "times"
 
     name: str = "flicker"
     max_gap: int = 2
@@ -104,6 +107,8 @@ class Flicker(Assertion):
 class Appear(Assertion):
     """An object shows up for at most ``max_len`` frames and is gone before and after (for more than
     ``max_gap`` frames); severity = such boxes in the frame; correction = remove them."""
+
+    ids_kind: ClassVar[str | None] = "times"
 
     name: str = "appear"
     max_len: int = 2
@@ -165,6 +170,8 @@ class MultiBox(Assertion):
     scales overlap fully but have a low IoU); ``"iou"`` the usual IoU. Severity = boxes in the largest
     overlapping group beyond two; correction = keep the group's highest-scoring box, remove the rest.
     """
+
+    ids_kind: ClassVar[str | None] = "times"
 
     name: str = "multibox"
     threshold: float = 0.5
@@ -230,6 +237,8 @@ class ClassFlip(Assertion):
     labels per patient). Severity 1 per row of the B run; correction: set it to A.
     """
 
+    ids_kind: ClassVar[str | None] = "rows"
+
     name: str = "class_flip"
     id_col: str = "track"
     time_col: str = "frame"
@@ -248,6 +257,9 @@ class ClassFlip(Assertion):
                     f"class_flip needs {self.id_col}, {self.time_col}, "
                     f"{self.attr}; track detections first with dawn.assertions.track",
                 )
+        if outputs.empty:  # nothing to judge (a stream may start with an empty frame)
+            empty = pd.DataFrame({"id": [], "action": [], "column": [], "value": []})
+            return AssertionResult(outputs.index.to_numpy(), np.zeros(0), empty)
         codes, _ = pd.factorize(outputs[self.id_col])
         vals, uniq = pd.factorize(outputs[self.attr])
         t = outputs[self.time_col].to_numpy(dtype=np.float64)
@@ -353,6 +365,8 @@ class Agreement(Assertion):
 class Range(Assertion):
     """``column`` must lie in [``low``, ``high``]; severity = distance outside (NaN counts as 1)."""
 
+    ids_kind: ClassVar[str | None] = "rows"
+
     name: str = "range"
     column: str = "score"
     low: float = -np.inf
@@ -383,6 +397,8 @@ class Range(Assertion):
 class Invariant(Assertion):
     """A boolean pandas expression that must hold per row, e.g. ``"p_fraud + p_ok <= 1.0001"``;
     severity 1 where it is false (evaluated vectorised with ``DataFrame.eval``)."""
+
+    ids_kind: ClassVar[str | None] = "rows"
 
     name: str = "invariant"
     expr: str = "True"

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -111,6 +111,8 @@ def _infer_period(times: np.ndarray) -> float:
 class AttributeConsistency(Assertion):
     """Rows of one identifier must agree on ``attr``; a dissenting row gets severity 1 and the majority."""
 
+    ids_kind: ClassVar[str | None] = "rows"
+
     id_col: str = "id"
     attr: str = "label"
 
@@ -164,6 +166,8 @@ class TransitionConsistency(Assertion):
     interpolate : sequence of str
         Numeric columns to interpolate into gap fills (e.g. box corners).
     """
+
+    ids_kind: ClassVar[str | None] = "rows"
 
     id_col: str = "id"
     time_col: str = "time"
@@ -362,9 +366,11 @@ class Consistency:
                 # the columns by name: an identifier column called "id" shares its name with the
                 # corrections' own row-label column
                 cols = list(dict.fromkeys([self.id_col, self.time_col, *self.interpolate]))
-                add = corr.loc[corr["action"] == "add", cols]
+                adding = corr["action"] == "add"
+                # with only removals the corrections table has no identifier or time columns
+                add = corr.loc[adding, cols] if adding.any() else None
                 out = out.drop(index=rm)
-                if len(add):
+                if add is not None:
                     # the corrections hold times as numbers (nanoseconds for datetimes) and, beside
                     # remove rows, identifiers as floats: added rows take the input's dtypes back
                     for c in (self.id_col, self.time_col):
@@ -373,7 +379,8 @@ class Consistency:
                     for attr in self.attrs:  # added rows carry the identifier's (now consistent) attributes
                         first = out.drop_duplicates(self.id_col).set_index(self.id_col)[attr]
                         add[attr] = add[self.id_col].map(first).to_numpy()
-                    add.index = _new_labels(out.index, len(add))
+                    # new labels beyond every input label: a removed row's label is not reused
+                    add.index = _new_labels(outputs.index, len(add))
                     out = pd.concat([out, add])
         return out
 
