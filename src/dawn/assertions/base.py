@@ -193,10 +193,13 @@ class Streaming:
     library was stateless per call, so a flicker split across two calls was never seen. This wrapper keeps
     the last ``window + lookahead`` time units of rows, re-checks them with each new batch, and emits each
     item's verdict exactly once, as soon as ``lookahead`` later time units have arrived. :meth:`flush`
-    emits the rest at the end of the stream. Batches must arrive in time order (a batch may continue
-    the last time unit of the one before; rows of earlier time units are refused, as they would be
-    counted twice); rows out of order *within* a batch are fine. A batch the inner assertion refuses
-    (e.g. a NaN score) leaves the stream as it was, so the corrected batch can be sent again.
+    emits the rest at the end of the stream. Batches must arrive in time order (rows of earlier time
+    units are refused, as they would be counted twice); rows out of order *within* a batch are fine.
+    Send each time unit whole: a batch may continue the last time unit of the one before, but the
+    newest time unit counts as complete when it arrives, so verdicts already emitted on it are not
+    revised (and an assertion without lookahead, e.g. multibox, refuses the continuation). A batch
+    the inner assertion refuses (e.g. a NaN score) leaves the stream as it was, so the corrected batch
+    can be sent again.
 
     The inner assertion's ids may be time values (flicker, appear and multibox report frames) or its
     input's row labels (class flip, transition consistency): then each verdict is emitted by its row's
