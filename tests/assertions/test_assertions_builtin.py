@@ -563,3 +563,20 @@ def test_class_flip_on_an_empty_table_and_stream_start() -> None:
     r = ClassFlip().check(empty)
     assert len(r.ids) == 0 and r.corrections is not None and r.corrections.empty
     assert len(Streaming(ClassFlip()).update(empty).ids) == 0
+
+
+def test_streaming_appear_reports_each_sighting_with_its_own_box() -> None:
+    """A brief object seen in frames 10 and 12 (not 11): one appear event per sighting, as the batch."""
+    rows = [(f, 0, 0, 10, 10, 0.9, 0) for f in range(25)]
+    rows += [(10, 50, 50, 60, 60, 0.4, 1), (12, 52, 50, 62, 60, 0.6, 1)]
+    d = pd.DataFrame(rows, columns=["frame", "x1", "y1", "x2", "y2", "score", "track"])
+    batch = Appear(max_len=3, max_gap=2).check(d).corrections[["frame", "x1", "score"]]
+    sv = StreamingVideoAssertions(max_gap=2, max_len=3)
+    events = []
+    for f in range(25):
+        r = d[d.frame == f]
+        events += sv.update(
+            f, r[["x1", "y1", "x2", "y2"]].to_numpy(), r["score"].to_numpy(), r["track"].to_numpy()
+        )
+    appear = [(e.frame, e.box[0], e.score) for e in events + sv.close() if e.assertion == "appear"]
+    assert appear == [tuple(v) for v in batch.itertuples(index=False)] == [(10, 50.0, 0.4), (12, 52.0, 0.6)]

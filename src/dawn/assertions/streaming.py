@@ -74,7 +74,9 @@ class StreamingVideoAssertions:
         for k, b, s in zip(track_ids.tolist(), boxes.tolist(), scores.tolist(), strict=True):
             t = tracks.get(k)
             if t is None:
-                tracks[k] = [frame, frame, b, s, 1]
+                # first, last, last box, last score, count, sightings (kept while the track may
+                # still be brief, so an appear firing reports each sighting's own box)
+                tracks[k] = [frame, frame, b, s, 1, [(frame, b, s)]]
                 continue
             gap = frame - t[1] - 1
             # both comparisons, not min(): a NaN score on either side fails the floor
@@ -88,6 +90,8 @@ class StreamingVideoAssertions:
                         StreamEvent("flicker", t[1] + g, k, box, t[3] + w * (s - t[3]), support=min(s, t[3]))
                     )
             t[1], t[2], t[3], t[4] = frame, b, s, t[4] + 1
+            if t[5] is not None:
+                t[5] = t[5] + [(frame, b, s)] if frame - t[0] + 1 <= self.max_len else None
         self._frame = frame
         events.extend(self._expire(frame - self.max_gap))  # gone for more than max_gap frames: ended
         return events
@@ -96,9 +100,9 @@ class StreamingVideoAssertions:
         """End tracks last seen before ``before``; short ones that did not start the stream fire."""
         events = []
         for k in [k for k, t in self._tracks.items() if t[1] < before]:
-            first, last, box, score, n = self._tracks.pop(k)
+            first, last, _, _, _, sightings = self._tracks.pop(k)
             if last - first + 1 <= self.max_len and first - (self._first_frame or 0) > self.max_gap:
-                for f in range(first, last + 1):
+                for f, box, score in sightings:  # the frames it was seen in, each with its own box
                     events.append(StreamEvent("appear", f, k, tuple(box), score))
         return events
 
