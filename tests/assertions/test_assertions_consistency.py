@@ -253,3 +253,20 @@ def test_streaming_transitions_keep_an_added_rows_identifier_named_id() -> None:
     assert added[0]["id"] == 25
     with pytest.raises(DawnError, match="streaming needs a numeric time column"):
         Streaming(a, time_col="t").update(pd.DataFrame({"id": [1], "t": pd.to_datetime(["2024-01-01"])}))
+
+
+def test_streaming_fills_a_gap_only_once_the_run_after_it_is_known() -> None:
+    """Object 0: frames 0-10, gone 11-12, back for a brief run 13-15. The batch removes the brief run
+    and fills nothing; the stream must not fill frame 11 before it knows the run is brief."""
+    from dawn.assertions import Streaming
+
+    frames = [*range(11), 13, 14, 15]
+    df = pd.DataFrame({"obj": [0] * len(frames) + [1] * 31, "frame": frames + list(range(31))})
+    a = TransitionConsistency(id_col="obj", time_col="frame", horizon=3, period=1)
+    s = Streaming(a)
+    outs = [s.update(df[df.frame == f]) for f in range(31)] + [s.flush()]
+    got = [r for o in outs if o.corrections is not None for r in o.corrections.to_dict("records")]
+    assert got == a.check(df).corrections.to_dict("records")
+    assert {r["action"] for r in got} == {"remove"}
+    more = s.update(pd.DataFrame({"obj": [1], "frame": [31]}))  # the stream may go on after a flush
+    assert len(more.ids) == 0

@@ -280,7 +280,8 @@ class Streaming:
         """Emit every remaining verdict (end of stream)."""
         if self._buffer is None:
             return AssertionResult(np.array([]), np.array([]))
-        res = self._emit(self._buffer, self._last_time)
+        res = self._emit(self._buffer, np.inf)  # everything still pending, added rows included
+        self._emitted_upto = self._last_time  # a stream that goes on after a flush starts past it
         self._buffer = None
         self._labels.clear()
         return res
@@ -326,8 +327,11 @@ class Streaming:
         known = row.isin(buf.index)
         if "action" in corr.columns:  # an added row is no existing row, whatever its "id" reads
             known &= corr["action"].ne("add")
-        # a correction of an existing row is due by that row's time; an added row by its own time
+        # a correction of an existing row is due by that row's time; an added row (a filled gap)
+        # ``lookahead`` units after its own time: whether the gap is filled depends on the run that
+        # follows it (a brief run is removed instead), which takes that long to be known
         own = corr[self.time_col] if self.time_col in corr.columns else pd.Series(np.nan, index=corr.index)
+        own = own.to_numpy(dtype=np.float64) + self.inner.lookahead
         when = np.where(known, time_of.reindex(row.where(known)).to_numpy(dtype=np.float64), own)
         out = corr[(when > lo) & (when <= hi)].copy()
         out["id"] = [
