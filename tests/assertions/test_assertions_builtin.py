@@ -580,3 +580,23 @@ def test_streaming_appear_reports_each_sighting_with_its_own_box() -> None:
         )
     appear = [(e.frame, e.box[0], e.score) for e in events + sv.close() if e.assertion == "appear"]
     assert appear == [tuple(v) for v in batch.itertuples(index=False)] == [(10, 50.0, 0.4), (12, 52.0, 0.6)]
+
+
+def test_streaming_tracker_matches_boxes_of_the_same_class_when_given_classes() -> None:
+    """A car missing in frame 5 while a person box sits where it was: a flicker, as batch Flicker
+    (whose tracker matches by class) says; without classes the stream cannot tell them apart."""
+    rows = [(f, 0, 0, 10, 10, 0.9, 0) for f in range(10) if f != 5] + [(5, 0, 0, 10, 10, 0.9, 1)]
+    d = pd.DataFrame(rows, columns=["frame", "x1", "y1", "x2", "y2", "score", "cls"])
+    assert Flicker().check(d).flagged().to_dict() == {5: 1.0}
+    for given, expected in ((True, [5]), (False, [])):
+        sv = StreamingVideoAssertions()
+        events = []
+        for f in range(10):
+            r = d[d.frame == f]
+            classes = r["cls"].to_numpy() if given else None
+            events += sv.update(
+                f, r[["x1", "y1", "x2", "y2"]].to_numpy(), r["score"].to_numpy(), classes=classes
+            )
+        assert [e.frame for e in events + sv.close() if e.assertion == "flicker"] == expected
+    with pytest.raises(DawnError, match="2 classes for 1 boxes"):
+        StreamingVideoAssertions().update(0, np.zeros((1, 4)), np.ones(1), classes=np.zeros(2))

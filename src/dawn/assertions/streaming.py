@@ -51,14 +51,27 @@ class StreamingVideoAssertions:
     min_score: float | None = None
     _tracks: dict[int, list] = field(
         default_factory=dict, init=False, repr=False
-    )  # id -> [first, last, box, score, n]
+    )  # id -> [first, last, box, score, n, sightings while the track may still be brief]
     _frame: int = field(default=-1, init=False, repr=False)
     _first_frame: int | None = field(default=None, init=False, repr=False)
 
     def update(
-        self, frame: int, boxes: np.ndarray, scores: np.ndarray, track_ids: np.ndarray | None = None
+        self,
+        frame: int,
+        boxes: np.ndarray,
+        scores: np.ndarray,
+        track_ids: np.ndarray | None = None,
+        classes: np.ndarray | None = None,
     ) -> list[StreamEvent]:
+        """One frame's detections; the events that became certain. Without ``track_ids`` the built-in
+        tracker assigns them, matching a box only to a track of the same class when ``classes`` (one
+        per box) are given, as :func:`dawn.assertions.track` does with a ``cls`` column."""
         boxes, scores, track_ids = _checked(frame, boxes, scores, track_ids)
+        if classes is not None and len(np.asarray(classes).reshape(-1)) != len(boxes):
+            raise DawnError(
+                f"frame {frame}: {len(np.asarray(classes).reshape(-1))} classes for {len(boxes)} boxes",
+                "pass one class per box",
+            )
         if frame <= self._frame:
             raise DawnError(
                 f"frame {frame} arrived after frame {self._frame}", "feed frames in increasing order"
@@ -68,7 +81,9 @@ class StreamingVideoAssertions:
         if track_ids is None:
             if self.tracker is None:
                 self.tracker = IoUTracker(self.iou_threshold, self.max_gap + 1)
-            track_ids = self.tracker.update(frame, boxes)
+            track_ids = self.tracker.update(
+                frame, boxes, None if classes is None else np.asarray(classes).reshape(-1)
+            )
         events: list[StreamEvent] = []
         tracks = self._tracks
         for k, b, s in zip(track_ids.tolist(), boxes.tolist(), scores.tolist(), strict=True):
