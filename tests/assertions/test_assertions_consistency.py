@@ -270,3 +270,14 @@ def test_streaming_fills_a_gap_only_once_the_run_after_it_is_known() -> None:
     assert {r["action"] for r in got} == {"remove"}
     more = s.update(pd.DataFrame({"obj": [1], "frame": [31]}))  # the stream may go on after a flush
     assert len(more.ids) == 0
+
+
+def test_duplicated_observations_each_carry_their_severity_in_any_order() -> None:
+    a = TransitionConsistency(id_col="obj", time_col="t", horizon=3, period=1)
+    base = pd.DataFrame({"obj": [1] * 11 + [0], "t": [*range(11), 5]})
+    dup = pd.concat([base, base.tail(1)], ignore_index=True)  # the brief observation, twice
+    assert a.check(base).severity[-1] == 2.0 and a.check(dup).severity[-2:].tolist() == [2.0, 2.0]
+    # a flicker's boundary observation (t=2) duplicated: both copies fire, in either row order
+    f = pd.DataFrame({"obj": [0] * 6, "t": [0, 1, 2, 2, 4, 5]}, index=list("abcdef"))
+    assert a.check(f).flagged().to_dict() == a.check(f.iloc[[0, 1, 3, 2, 4, 5]]).flagged().to_dict()
+    assert set(a.check(f).flagged().index) == {"c", "d", "e"}

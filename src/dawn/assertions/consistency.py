@@ -146,7 +146,9 @@ class TransitionConsistency(Assertion):
     """An identifier may appear or disappear at most ``max_transitions`` times within ``horizon``.
 
     Severity per row: the number of violating transitions at the row (the last row before a violating
-    disappearance, the first row of a violating appearance); every row of a brief run fires. Corrections:
+    disappearance, the first row of a violating appearance); every row of a brief run fires. Rows that
+    repeat an identifier's time are one observation: each copy carries its severity, whatever the
+    input order. Corrections:
     ``add`` rows that fill a violating gap (numeric ``interpolate`` columns linearly interpolated) and
     ``remove`` rows of a violating run that is shorter than ``horizon``.
 
@@ -234,11 +236,11 @@ class TransitionConsistency(Assertion):
     def check(self, outputs: pd.DataFrame, inputs: object = None) -> AssertionResult:
         a = self.analyse(outputs)
         seg = a["seg"]
-        n = len(seg)
-        is_first = np.zeros(n, dtype=bool)
-        is_first[a["first_pos"]] = True
-        is_last = np.zeros(n, dtype=bool)
-        is_last[a["last_pos"]] = True
+        # a row is at its run's start (end) when its time is the run's first (last) time: every copy of
+        # a duplicated observation, whatever the input order, as they count as one observation
+        t = a["times"]
+        is_first = t == a["seg_start"][seg]
+        is_last = t == a["seg_end"][seg]
         # the rows at a violating boundary fire; every row of a violating brief run fires
         sev_sorted = (is_first & a["bad_start"][seg]).astype(np.float64) + (is_last & a["bad_end"][seg])
         short = self._short(a)[seg]
