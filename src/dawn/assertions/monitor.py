@@ -45,8 +45,7 @@ class Hook:
         ``record`` (default) only logs the firing; ``raise`` logs it and raises :class:`AssertionFired`;
         ``fallback`` replaces the flagged items' predictions with ``fallback(inputs_of_flagged_items)``;
         ``suppress`` switches the assertion off (it is not run, so costs nothing); ``review`` logs the
-        firing with kind
-        ``review`` and appends the input id to :attr:`Monitor.review_queue`.
+        firing with kind ``review`` and appends the input id to :attr:`Monitor.review_queue`.
     min_severity : float
         Firings below this severity are recorded but do not trigger the action.
     """
@@ -132,7 +131,7 @@ class Monitor:
             raise DawnError(f"sample_rate {sample_rate!r} is not a number", "pass a fraction such as 0.1")
         if not 0.0 <= sample_rate <= 1.0:
             raise DawnError(f"sample_rate {sample_rate} is outside [0, 1]", "pass a fraction such as 0.1")
-        if not (isinstance(store_wait, (int, float)) and 0.0 <= store_wait < float("inf")):
+        if not (isinstance(store_wait, int | float | np.integer | np.floating) and 0 <= store_wait < np.inf):
             raise DawnError(
                 f"store_wait {store_wait!r} is not a finite number of seconds >= 0", "pass e.g. 0.05"
             )
@@ -377,7 +376,7 @@ class Monitor:
         dropped = max(len(self._pending) + len(events) - cap, 0)
         self._pending.extend(events)  # the deque keeps the newest
         if dropped:
-            self.stats["events_dropped"] = self.stats.get("events_dropped", 0) + dropped
+            self.stats["events_dropped"] += dropped
             if not self._store_dropping:  # once per outage
                 log.warning(
                     "event store %s: more than %d events waiting, dropping the oldest", self.store.path, cap

@@ -242,9 +242,8 @@ def _connect_read_only(p: Path, timeout: float) -> sqlite3.Connection:
     create it where the directory is read-only (a copied-out or mounted store): then the file is read
     as immutable, a snapshot that ignores a write-ahead log it cannot open (logged when one exists).
     """
-    uri = (
-        p.resolve().as_uri() + "?mode=ro"
-    )  # mode=ro: reading a file that is not ours must not make it a store
+    # mode=ro: reading a file that is not ours must not turn it into a store
+    uri = p.resolve().as_uri() + "?mode=ro"
     try:
         return _open_store(uri, p, timeout)
     except sqlite3.OperationalError as exc:
