@@ -456,7 +456,8 @@ def test_streaming_row_level_assertions_match_the_batch_on_random_streams(which:
             if which == "class_flip"
             else TransitionConsistency(id_col="track", time_col="frame", horizon=3, period=1)
         )
-        full = inner.check(df)
+        # the stream has seen frames 0-39 (last_time), rows or not: the batch is told the same
+        full = inner.check(df, span=(df["frame"].min(), 39)) if inner.takes_span else inner.check(df)
         stream = Streaming(inner, time_col="frame")
         got: list[int] = []
         lo = 0
@@ -600,3 +601,101 @@ def test_streaming_tracker_matches_boxes_of_the_same_class_when_given_classes() 
         assert [e.frame for e in events + sv.close() if e.assertion == "flicker"] == expected
     with pytest.raises(DawnError, match="2 classes for 1 boxes"):
         StreamingVideoAssertions().update(0, np.zeros((1, 4)), np.ones(1), classes=np.zeros(2))
+
+
+def _video_ending_without_boxes() -> pd.DataFrame:
+    """A walker in frames 0-17 and a one-off box in frames 16-17; the video runs on to frame 30, empty."""
+    rows = [(f, 10.0 + 5 * f, 50.0, 70.0 + 5 * f, 170.0, 2.0) for f in range(18)]
+    rows += [(f, 600.0, 400.0, 660.0, 520.0, 0.4) for f in (16, 17)]
+    return pd.DataFrame(rows, columns=["frame", "x1", "y1", "x2", "y2", "score"])
+
+
+def test_appear_fires_near_the_end_of_the_rows_when_told_the_video_went_on() -> None:
+    det = _video_ending_without_boxes()
+    r = Appear().check(det)  # for all it knows the one-off box goes on after frame 17
+    assert not r.fired.any()
+    r = Appear().check(det, span=(0, 30))
+    assert r.ids[r.fired].tolist() == [16, 17]
+    assert r.corrections["x1"].tolist() == [600.0, 600.0]
+    with pytest.raises(DawnError, match="does not cover"):
+        Appear().check(det, span=(0, 12))
+    with pytest.raises(DawnError, match="not a pair of times"):
+        Appear().check(det, span=30)
+
+
+def test_streaming_tells_the_inner_assertion_about_frames_seen_without_rows() -> None:
+    """Frames 18-30 hold no box but were seen (``last_time``): the stream's appear fires on the one-off
+    box as the batch does with the same span. Before, the stream read the end of its rows as the end
+    of what it had seen, and the verdict went out unfired."""
+    det = _video_ending_without_boxes()
+    s = Streaming(Appear())
+    r1 = s.update(det, last_time=30)
+    r2 = s.flush()
+    got = r1.ids[r1.fired].tolist() + r2.ids[r2.fired].tolist()
+    assert got == [16, 17]
+    s = Streaming(Appear())  # frame by frame, the empty frames sent as empty batches
+    got = []
+    for f in range(31):
+        r = s.update(det[det["frame"] == f], last_time=f)
+        got += r.ids[r.fired].tolist()
+    assert got == [16, 17]  # due by frame 30 (lookahead 6): no flush needed
+
+
+def _random_detections(rng: np.random.Generator, n_frames: int) -> pd.DataFrame:
+    rows = []
+    for k in range(4):
+        seen = rng.random(n_frames) < rng.choice([0.2, 0.6, 0.9])
+        flips = rng.random(n_frames) < 0.15  # now and then the class reads wrong (class flip)
+        rows += [
+            (int(f), 60.0 * k, 0.0, 60.0 * k + 50, 50.0, 0.5 + 0.1 * k, (k + flips[f]) % 2, k)
+            for f in np.flatnonzero(seen)
+        ]
+    for j, f in enumerate(rng.choice(n_frames, 3)):  # a stack of three boxes (multibox)
+        rows += [(int(f), 500.0 + d, 0.0, 550.0 + d, 50.0, 0.6, 0, 10 + 3 * j + d) for d in (0, 1, 2)]
+    det = pd.DataFrame(rows, columns=["frame", "x1", "y1", "x2", "y2", "score", "cls", "track"])
+    det = det.sort_values("frame", kind="stable")
+    det.index = rng.permutation(len(det)) + 500
+    return det
+
+
+@pytest.mark.parametrize("which", ["flicker", "appear", "multibox", "class_flip", "transitions"])
+def test_streaming_batches_cut_inside_a_frame_match_the_batch_with_complete_false(which: str) -> None:
+    """Batches cut by row count split frames between them; sent with ``complete=False`` the stream
+    holds back every verdict that depends on the partial frame and ends with the batch's verdicts."""
+    from dawn.assertions import TransitionConsistency
+
+    def make() -> Streaming:
+        inner = {
+            "flicker": Flicker(),
+            "appear": Appear(),
+            "multibox": MultiBox(),
+            "class_flip": ClassFlip(max_run=3),
+            "transitions": TransitionConsistency(id_col="cls", time_col="frame", horizon=2, period=1),
+        }[which]
+        return Streaming(inner)
+
+    rng = np.random.default_rng(11)
+    n_fired = 0
+    for _ in range(25):
+        det = _random_detections(rng, int(rng.integers(8, 30)))
+        full = make().inner.check(det)
+        s = make()
+        got: list = []
+        cuts = np.sort(rng.choice(np.arange(1, len(det)), min(5, len(det) - 1), replace=False)).tolist()
+        for lo, hi in zip([0, *cuts], [*cuts, len(det)], strict=True):
+            r = s.update(det.iloc[lo:hi], complete=hi == len(det))
+            got += r.ids[r.fired].tolist()
+        r = s.flush()
+        got += r.ids[r.fired].tolist()
+        assert sorted(got) == sorted(full.ids[full.fired].tolist())
+        n_fired += len(got)
+    assert n_fired > 10
+    if which == "multibox":  # no lookahead: without complete=False a split frame is refused
+        det = _random_detections(np.random.default_rng(0), 10)
+        f = det["frame"].iloc[len(det) // 2]
+        s = make()
+        s.update(det[det["frame"] < f])
+        part = det[det["frame"] == f]
+        s.update(part.iloc[:1])
+        with pytest.raises(DawnError, match="complete=False"):
+            s.update(part.iloc[1:])

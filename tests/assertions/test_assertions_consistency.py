@@ -281,3 +281,23 @@ def test_duplicated_observations_each_carry_their_severity_in_any_order() -> Non
     f = pd.DataFrame({"obj": [0] * 6, "t": [0, 1, 2, 2, 4, 5]}, index=list("abcdef"))
     assert a.check(f).flagged().to_dict() == a.check(f.iloc[[0, 1, 3, 2, 4, 5]]).flagged().to_dict()
     assert set(a.check(f).flagged().index) == {"c", "d", "e"}
+
+
+def test_transitions_at_the_end_of_the_rows_count_when_the_span_goes_on() -> None:
+    """A brief run at the last observed times is censored (it may go on); told that observation went
+    on until later, the run is a brief appearance, for numbers and for datetimes alike."""
+    rows = pd.DataFrame({"id": ["a"] * 11 + ["b", "b"], "t": [*range(11), 9, 10]})
+    tc = TransitionConsistency(id_col="id", time_col="t", horizon=3, period=1)
+    assert not tc.check(rows).fired[-2:].any()
+    r = tc.check(rows, span=(0, 20))
+    assert r.fired[-2:].all() and not r.fired[:11].any()
+    assert r.corrections["action"].tolist() == ["remove", "remove"]
+    t0 = pd.Timestamp("2024-03-01 08:00", tz="Europe/Paris")
+    dated = rows.assign(t=t0 + pd.to_timedelta(rows["t"], unit="min"))
+    tcd = TransitionConsistency(
+        id_col="id", time_col="t", horizon=pd.Timedelta(3, "min"), period=pd.Timedelta(1, "min")
+    )
+    assert not tcd.check(dated).fired.any()
+    assert tcd.check(dated, span=(t0, t0 + pd.Timedelta(20, "min"))).fired.tolist() == r.fired.tolist()
+    with pytest.raises(DawnError, match="does not cover"):
+        tc.check(rows, span=(1, 20))

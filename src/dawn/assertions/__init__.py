@@ -27,7 +27,7 @@ from dawn.assertions.consistency import AttributeConsistency, Consistency, Trans
 from dawn.assertions.detection import IoUTracker, as_detections, iou, track
 from dawn.assertions.monitor import AssertionFired, Hook, Monitor
 from dawn.assertions.store import EventStore
-from dawn.assertions.streaming import StreamingVideoAssertions
+from dawn.assertions.streaming import StreamEvent, StreamingVideoAssertions
 from dawn.assertions.weak import apply_detection_corrections, label_matrix, majority_vote, weak_labels
 
 __all__ = [
@@ -53,6 +53,7 @@ __all__ = [
     "PoolScores",
     "RandomSampling",
     "Range",
+    "StreamEvent",
     "Streaming",
     "StreamingVideoAssertions",
     "TransitionConsistency",

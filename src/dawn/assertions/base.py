@@ -84,6 +84,10 @@ class Assertion:
     #: what the result's ids are: ``"rows"`` (the input's row labels), ``"times"`` (time values, e.g.
     #: frames) or None (not declared: :class:`Streaming` infers it from the ids)
     ids_kind: ClassVar[str | None] = None
+    #: whether :meth:`check` takes ``span=(first, last)``: the time units its input covers, rows or not
+    #: (an assertion that never judges what the input's ends may cut off, e.g. a brief appearance,
+    #: otherwise takes the first and last times that have rows). :class:`Streaming` passes the stream's.
+    takes_span: ClassVar[bool] = False
 
     def check(self, outputs: Any, inputs: Any = None) -> AssertionResult:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -137,6 +141,24 @@ def expand_counts(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     counts = np.asarray(counts, dtype=np.int64)
     owner = np.repeat(np.arange(len(counts)), counts)
     return owner, np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
+
+
+def covered_span(times: np.ndarray, span: Any) -> tuple[float, float]:
+    """The first and last time units an input covers: ``span`` when given (checked to hold every time
+    in ``times``), else the smallest and largest of ``times`` ((0, 0) when there are none)."""
+    lo, hi = (float(times.min()), float(times.max())) if len(times) else (0.0, 0.0)
+    if span is None:
+        return lo, hi
+    try:
+        first, last = (float(v) for v in span)
+    except (TypeError, ValueError):
+        raise DawnError(f"span={span!r} is not a pair of times", "pass span=(first, last)") from None
+    if not first <= last or (len(times) and (first > lo or last < hi)):
+        raise DawnError(
+            f"span=({first:g}, {last:g}) does not cover the input's times ({lo:g} to {hi:g})",
+            "pass the first and last time units the input was taken from, rows or not",
+        )
+    return first, last
 
 
 def assertion(fn: Callable[..., Any] | None = None, *, name: str | None = None) -> Any:
@@ -195,11 +217,13 @@ class Streaming:
     item's verdict exactly once, as soon as ``lookahead`` later time units have arrived. :meth:`flush`
     emits the rest at the end of the stream. Batches must arrive in time order (rows of earlier time
     units are refused, as they would be counted twice); rows out of order *within* a batch are fine.
-    Send each time unit whole: a batch may continue the last time unit of the one before, but the
-    newest time unit counts as complete when it arrives, so verdicts already emitted on it are not
-    revised (and an assertion without lookahead, e.g. multibox, refuses the continuation). A batch
-    the inner assertion refuses (e.g. a NaN score) leaves the stream as it was, so the corrected batch
-    can be sent again.
+    A batch's newest time unit counts as complete when it arrives; when batches are cut by size rather
+    than by time, pass ``complete=False`` for a batch whose newest unit may go on in the next one: the
+    verdicts that depend on that unit then wait for a later batch (or :meth:`flush`), and the result is
+    the batch one. Time units with no rows count as seen up to ``last_time``, and an assertion that
+    takes a ``span`` (appear, transition consistency) is told where the stream began and how far it
+    has been seen. A batch the inner assertion refuses (e.g. a NaN score) leaves the stream as it was,
+    so the corrected batch can be sent again.
 
     The inner assertion's ids may be time values (flicker, appear and multibox report frames) or its
     input's row labels (class flip, transition consistency): then each verdict is emitted by its row's
@@ -226,10 +250,15 @@ class Streaming:
         self._first_row: pd.DataFrame | None = None
         self._emitted_upto: float = -np.inf  # every item with time <= this has been emitted
         self._last_time: float = -np.inf
+        self._first_time: float | None = None  # where the stream began (its first row or last_time)
 
-    def update(self, batch: pd.DataFrame, last_time: float | None = None) -> AssertionResult:
+    def update(
+        self, batch: pd.DataFrame, last_time: float | None = None, *, complete: bool = True
+    ) -> AssertionResult:
         """Add a batch; return verdicts that became final. ``last_time``: the batch's last time unit
-        (frames with no rows still count as seen), default the largest time in the batch."""
+        (frames with no rows still count as seen), default the largest time in the batch.
+        ``complete=False``: the newest time unit may continue in the next batch, so nothing that
+        depends on it is emitted yet."""
         require_frame(batch, "a streaming batch", [self.time_col])
         if self.time_col not in batch.columns:
             raise DawnError(f"streaming batch has no {self.time_col!r} column", "pass the time column")
@@ -246,24 +275,29 @@ class Streaming:
         if len(t) and float(t.min()) <= self._emitted_upto:
             raise DawnError(
                 f"out-of-order batch: time {t.min()} already emitted (up to {self._emitted_upto})",
-                "send batches in time order, or check the whole batch with the assertion itself",
+                "send batches in time order (when a batch's last time unit goes on in the next batch, "
+                "pass complete=False with it), or check the whole batch with the assertion itself",
             )
         if len(t) and float(t.min()) < self._last_time:  # re-sent rows would be counted twice
             raise DawnError(
                 f"out-of-order batch: time {t.min()} is before time {self._last_time}, already received",
                 "send each time unit's rows once, in time order (a batch may continue the last one)",
             )
-        before = (self._last_time, self._next_row)
+        before = (self._last_time, self._next_row, self._first_time)
         self._last_time = max(self._last_time, batch_last)
+        if self._first_time is None and np.isfinite(batch_last):
+            self._first_time = float(t.min()) if len(t) else batch_last
         numbered = batch.set_axis(pd.RangeIndex(self._next_row, self._next_row + len(batch)), axis=0)
         self._labels.update(zip(numbered.index.tolist(), batch.index.tolist(), strict=True))
         self._next_row += len(batch)
         buf = numbered if self._buffer is None else pd.concat([self._buffer, numbered])
         final_upto = self._last_time - self.inner.lookahead
+        if not complete:  # only items whose lookahead ends before the newest (partial) unit
+            final_upto = float(np.nextafter(final_upto, -np.inf))
         try:
             res = self._emit(buf, final_upto)
         except BaseException:  # a batch the assertion refuses leaves the stream as it was: resend it fixed
-            self._last_time, self._next_row = before
+            self._last_time, self._next_row, self._first_time = before
             for k in numbered.index.tolist():
                 self._labels.pop(k, None)
             raise
@@ -289,7 +323,11 @@ class Streaming:
     def _emit(self, buf: pd.DataFrame, final_upto: float) -> AssertionResult:
         if self._first_row is not None:  # long emitted, and beyond every window: only marks the start
             buf = pd.concat([self._first_row, buf])
-        r = self.inner.check(buf)
+        if getattr(self.inner, "takes_span", False) and self._first_time is not None:
+            check: Any = self.inner.check  # the subclass's, which takes span (takes_span says so)
+            r = check(buf, span=(self._first_time, self._last_time))
+        else:
+            r = self.inner.check(buf)
         lo = self._emitted_upto
         self._emitted_upto = max(self._emitted_upto, final_upto)
         kind = getattr(self.inner, "ids_kind", None)

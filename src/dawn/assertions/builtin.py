@@ -22,7 +22,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from dawn.assertions.base import Assertion, AssertionResult, expand_counts, require_frame
+from dawn.assertions.base import Assertion, AssertionResult, covered_span, expand_counts, require_frame
 from dawn.assertions.detection import BOX, as_detections, iou
 from dawn.assertions.detection import track as run_tracker
 from dawn.core.errors import DawnError
@@ -106,7 +106,8 @@ class Flicker(Assertion):
 @dataclass
 class Appear(Assertion):
     """An object shows up for at most ``max_len`` frames and is gone before and after (for more than
-    ``max_gap`` frames); severity = such boxes in the frame; correction = remove them."""
+    ``max_gap`` frames); severity = such boxes in the frame; correction = remove them. With given track
+    ids, sightings of one id more than ``max_gap`` frames apart are separate appearances."""
 
     ids_kind: ClassVar[str | None] = "times"
 
@@ -115,22 +116,30 @@ class Appear(Assertion):
     max_gap: int = 2
     iou_threshold: float = 0.3
 
+    takes_span: ClassVar[bool] = True
+
     def __post_init__(self) -> None:
         self.window = self.lookahead = self.max_len + self.max_gap + 2
 
-    def check(self, outputs: pd.DataFrame, inputs: object = None) -> AssertionResult:
+    def check(
+        self, outputs: pd.DataFrame, inputs: object = None, *, span: tuple[float, float] | None = None
+    ) -> AssertionResult:
+        """``span``: the first and last frames the detections were taken from, default the first and
+        last frames with a box (a video whose last frames have no box ends later than that)."""
         det = _tracked(outputs, self.iou_threshold, self.max_gap + 1)
         f = det["frame"].to_numpy()
         codes, _ = pd.factorize(det["track"])
         order = np.lexsort((f, codes))
         c, t = codes[order], f[order]
-        start = np.r_[True, c[1:] != c[:-1]][: len(c)]  # [: len(c)]: no boxes, no tracks
+        # a sighting starts a new appearance on a new track or after more than max_gap missing frames:
+        # a tracker that keeps an id through a long absence (as given ids may) sees two appearances
+        start = np.r_[True, (c[1:] != c[:-1]) | (t[1:] - t[:-1] - 1 > self.max_gap)][: len(c)]
         tid = np.cumsum(start) - 1
         starts = np.flatnonzero(start)
         first, last = t[starts], t[(np.r_[starts[1:], len(t)] - 1)[: len(starts)]]
         length = last - first + 1
-        lo, hi = (f.min(), f.max()) if len(f) else (0, 0)
-        # a track cut by the start or end of the batch may be longer than we can see: never flag it
+        lo, hi = covered_span(f, span)
+        # a track cut by the start or end of the input may be longer than we can see: never flag it
         short = (length <= self.max_len) & (first - lo > self.max_gap) & (hi - last > self.max_gap)
         rm_sorted = short[tid]
         pos = order[rm_sorted]

@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from dawn.assertions.base import Assertion, AssertionResult, expand_counts
+from dawn.assertions.base import Assertion, AssertionResult, covered_span, expand_counts
 from dawn.core.errors import DawnError
 
 __all__ = ["AttributeConsistency", "Consistency", "TransitionConsistency"]
@@ -59,6 +59,13 @@ def _codes_and_times(df: pd.DataFrame, id_col: str, time_col: str | None) -> tup
     if np.isnan(times).any():
         raise DawnError(f"time column {time_col!r} has missing values", "drop or fill them first")
     return codes.astype(np.int64), times
+
+
+def _as_number(value: Any) -> Any:
+    """A time as the time column's numbers: a timestamp in nanoseconds (as datetime columns are read)."""
+    if isinstance(value, pd.Timestamp | np.datetime64 | datetime.datetime):
+        return float(pd.Timestamp(value).value)  # nanoseconds since the epoch, in UTC for aware ones
+    return value
 
 
 def _span(value: Any, name: str) -> tuple[float, bool]:
@@ -170,6 +177,7 @@ class TransitionConsistency(Assertion):
     """
 
     ids_kind: ClassVar[str | None] = "rows"
+    takes_span: ClassVar[bool] = True
 
     id_col: str = "id"
     time_col: str = "time"
@@ -192,7 +200,7 @@ class TransitionConsistency(Assertion):
         self.window = int(np.ceil(self.horizon)) + 1
         self.lookahead = int(np.ceil(self.horizon)) + 1
 
-    def analyse(self, outputs: pd.DataFrame) -> dict[str, np.ndarray]:
+    def analyse(self, outputs: pd.DataFrame, span: tuple[Any, Any] | None = None) -> dict[str, np.ndarray]:
         codes, times = _codes_and_times(outputs, self.id_col, self.time_col)
         if pd.api.types.is_datetime64_any_dtype(outputs[self.time_col]) != self._durations:
             raise DawnError(
@@ -201,7 +209,7 @@ class TransitionConsistency(Assertion):
             )
         period = self.period if self.period is not None else _infer_period(times)
         s = _segments(codes, times, period)
-        lo_t, hi_t = (times.min(), times.max()) if len(times) else (0.0, 0.0)
+        lo_t, hi_t = covered_span(times, None if span is None else [_as_number(v) for v in span])
         # transitions: each run starts (appear) and ends (disappear, one period after its last row);
         # runs touching the first/last observed time are censored, so those ends are not transitions
         appear = s["seg_start"]
@@ -233,8 +241,13 @@ class TransitionConsistency(Assertion):
         n_seg = len(appear)
         return {**s, "period": np.array(period), "bad_start": bad[:n_seg], "bad_end": bad[n_seg:]}
 
-    def check(self, outputs: pd.DataFrame, inputs: object = None) -> AssertionResult:
-        a = self.analyse(outputs)
+    def check(
+        self, outputs: pd.DataFrame, inputs: object = None, *, span: tuple[Any, Any] | None = None
+    ) -> AssertionResult:
+        """``span``: the first and last times the outputs were taken from (numbers, or timestamps for a
+        datetime time column), default the first and last times with a row. An identifier seen at an
+        end of the span may have been there before (after) it, so that end is no transition."""
+        a = self.analyse(outputs, span)
         seg = a["seg"]
         # a row is at its run's start (end) when its time is the run's first (last) time: every copy of
         # a duplicated observation, whatever the input order, as they count as one observation
