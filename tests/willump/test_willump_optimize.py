@@ -3,7 +3,7 @@ import pytest
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from dawn.core.errors import DawnError
-from dawn.willump import OptimizedPipeline, Pipeline, optimize
+from dawn.willump import OptimizedPipeline, Pipeline, format_plan, optimize
 from dawn.willump.cascade import P50_MARGIN
 
 from .conftest import cheap_block, slow_block
@@ -125,6 +125,34 @@ def test_measured_speedup_is_recorded_and_slow_cascades_dropped(binary_data) -> 
     # Kept only when measured faster than the full pipeline; otherwise the plan is kept for explain().
     assert (opt.cascade_ is not None) == (info["measured_speedup_batch"] >= 1.0)
     assert (opt.cascade_ is None) == ("dropped_cascade" in info)
+    assert (opt.cascade_single_ is not None) == (info["measured_speedup_single"] >= 1.0)
+
+
+def test_a_single_row_cascade_that_measures_slower_is_dropped(binary_data) -> None:
+    """predict_one is timed as well: a single-row plan slower than the full pipeline (here its scorer
+    made to sleep 5 ms a row, where the full pipeline costs about 1 ms) is not served."""
+    import time
+
+    from dawn.willump.fallback import drop_slower_plans
+
+    X, y = binary_data
+    pipe = Pipeline({"cheap": cheap_block, "slow": slow_block}, LogisticRegression().fit(X[:2000], y[:2000]))
+    opt = optimize(pipe, X[2000:4000], y[2000:4000], max_loss=0.02, seed=0, measure=False)
+    plan = opt.cascade_single_
+    assert plan is not None and plan.scorer is not None
+    fast_scorer = plan.scorer
+
+    def sleepy(feats):
+        time.sleep(5e-3)
+        return fast_scorer(feats)
+
+    plan.scorer = sleepy
+    cal = np.arange(2000, 4000)[np.asarray(opt.info_["n_sel"]) :]  # any rows like the calibration ones
+    drop_slower_plans(opt, X, cal, 1e-3, top_k=None, top_k_n=0, heuristic=False, full_single_cost=1e-3)
+    assert opt.info_["measured_speedup_single"] < 1.0
+    assert opt.cascade_single_ is None and "dropped_cascade_single" in opt.info_
+    assert "predict_one): full pipeline (measured slower, dropped)" in format_plan(opt.explain())
+    np.testing.assert_array_equal([opt.predict_one(X[i : i + 1]) for i in range(5)], pipe.predict(X[:5]))
 
 
 def test_serving_report_flags_inputs_that_no_longer_look_like_the_calibration_rows(fitted, tmp_path) -> None:

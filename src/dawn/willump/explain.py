@@ -92,7 +92,8 @@ def format_plan(plan: dict[str, Any]) -> str:
             )
     cs = plan.get("cascade_single")
     if cs is None:
-        lines.append("single-row (predict_one): full pipeline")
+        dropped = " (measured slower, dropped)" if plan.get("dropped_cascade_single") else ""
+        lines.append(f"single-row (predict_one): full pipeline{dropped}")
     else:
         guarantee = _certified(plan, cs["bound"])
         median = _speedup(", median", cs.get("expected_p50_speedup_single"))
@@ -103,6 +104,9 @@ def format_plan(plan: dict[str, Any]) -> str:
             f"(plan chosen for the {plan.get('single_row_objective', 'mean')}); "
             f"small model scored by {cs.get('single_row_scorer', 'predict_proba')}"
         )
+        if "measured_speedup_single" in plan:
+            measured = plan["measured_speedup_single"]
+            lines.append(f"         measured single-row speedup on calibration rows {measured:.2f}x")
     t = plan.get("topk")
     if t is None:
         dropped = " (measured slower, dropped)" if plan.get("dropped_topk") else ""

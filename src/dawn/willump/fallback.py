@@ -28,11 +28,15 @@ def drop_slower_plans(
     top_k: int | None,
     top_k_n: int,
     heuristic: bool,
+    full_single_cost: float | None = None,
 ) -> None:
-    """Time ``opt``'s cascade and top-K filter against its full pipeline on calibration rows; record
-    the measured speedups in ``opt.info_`` and serve the full pipeline where a plan measured slower.
+    """Time ``opt``'s cascade, single-row cascade and top-K filter against its full pipeline on
+    calibration rows; record the measured speedups in ``opt.info_`` and serve the full pipeline where
+    a plan measured slower.
 
-    ``full_cost_per_row`` (seconds) sizes the timed batches so each call lasts a few milliseconds.
+    ``full_cost_per_row`` (seconds) sizes the timed batches so each call lasts a few milliseconds;
+    ``full_single_cost`` (seconds for one row alone, default the batch figure) how many single rows are
+    timed, 10 to 50, about 0.3 s of them.
     """
     pipeline, info = opt.pipeline, opt.info_
     per_row = max(full_cost_per_row, 1e-9)
@@ -46,6 +50,23 @@ def drop_slower_plans(
             opt.cascade_ = None
             if heuristic:  # the original served one cascade for both uses
                 opt.cascade_single_ = None
+    if opt.cascade_single_ is not None and pipeline.task != "regression":
+        one = max(full_single_cost if full_single_cost is not None else per_row, 1e-9)
+        n_single = min(len(cal_idx), int(np.clip(0.3 / one, 10, 50)))
+        singles = [take(X_val, cal_idx[i : i + 1]) for i in range(n_single)]
+
+        def full_one() -> list[Any]:  # what predict_one serves without a plan
+            return [pipeline.call_model("predict", pipeline.transform(x))[0] for x in singles]
+
+        def optimized_one() -> list[Any]:
+            return [opt.predict_one(x) for x in singles]
+
+        cmp = compare({"full": full_one, "optimized": optimized_one}, repeats=3)
+        info["measured_speedup_single"] = cmp.speedup("optimized")
+        if cmp.speedup("optimized") < 1.0:
+            log.info("single-row cascade measured %.2fx; serving the full pipeline", cmp.speedup("optimized"))
+            info["dropped_cascade_single"] = opt.explain()["cascade_single"]
+            opt.cascade_single_ = None
     if opt.topk_ is not None:
         rows = min(len(cal_idx), max(500, int(2.0 / per_row)))
         Xq = take(X_val, cal_idx[:rows])

@@ -545,6 +545,7 @@ def optimize(
         drop_slower_plans(
             opt, X_val, cal_idx, costs.total(pipeline.group_names),
             top_k=top_k, top_k_n=top_k_n, heuristic=heuristic,
+            full_single_cost=costs.total([*pipeline.group_names, "model"], single=True),
         )  # fmt: skip
     opt.stats_.reset()  # the timing above served calibration rows; count only what users send
     info["optimize_seconds"] = time.perf_counter() - t0
