@@ -33,3 +33,33 @@ def test_ensure_writable_dir_names_the_problem(tmp_path):
 
 def test_to_jsonable_nested():
     assert to_jsonable({1: (np.int64(2), [np.inf])}) == {"1": [2, [None]]}
+
+
+def test_atomic_write_keeps_an_existing_files_mode_and_writes_through_a_link(tmp_path):
+    """A file kept private (0600) stays private when rewritten; a link to a versioned file stays a
+    link, and the file it points to gets the new content. A new file takes the umask's mode."""
+    import os
+    import stat
+
+    private = tmp_path / "private.json"
+    atomic_write_json(private, {"v": 1})
+    assert stat.S_IMODE(private.stat().st_mode) == 0o666 & ~_current_umask()
+    private.chmod(0o600)
+    atomic_write_json(private, {"v": 2})
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600
+    real = tmp_path / "plan-v1.json"
+    real.write_text("{}")
+    link = tmp_path / "current.json"
+    link.symlink_to(real.name)
+    atomic_write_json(link, {"v": 3})
+    assert link.is_symlink() and os.readlink(link) == real.name
+    assert '"v": 3' in real.read_text()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def _current_umask() -> int:
+    import os
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

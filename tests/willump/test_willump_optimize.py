@@ -455,6 +455,11 @@ def test_predict_one_reads_a_dataframe_row_with_its_column_dtypes(tmp_path) -> N
         # the row as a Series is all float64; the user column must be an int key again
         got = [model.predict_one(X.iloc[i]) for i in range(1800, 1830)]
         assert got == [model.predict_one(X.iloc[[i]]) for i in range(1800, 1830)]
+        # a record, as a JSON request gives it (the user id as a float, too)
+        assert got == [model.predict_one(X.iloc[i].to_dict()) for i in range(1800, 1830)]
+        assert got[0] == model.predict_one({k: [v] for k, v in X.iloc[1800].to_dict().items()})
+    with pytest.raises(DawnError, match="a dict of several rows"):
+        opt.predict_one(X.iloc[:2].to_dict(orient="list"))
 
 
 def test_predict_one_takes_a_series_of_texts_as_a_batch() -> None:
@@ -483,6 +488,8 @@ def test_predict_one_reads_a_series_as_an_array_row(fitted) -> None:
     _, opt, X, _ = fitted
     for i in range(20):
         assert opt.predict_one(pd.Series(X[i])) == opt.predict_one(X[i : i + 1])
+    with pytest.raises(DawnError, match="got a dict, but the pipeline does not read DataFrame rows"):
+        opt.predict_one({0: X[0, 0]})
 
 
 def test_plans_saved_before_the_raw_input_was_recorded_take_a_series_as_a_row(binary_data, tmp_path) -> None:
@@ -619,3 +626,42 @@ def test_the_package_exports_a_readable_plan_and_its_example_runs_without_a_casc
     assert opt.cascade_ is None and opt.explain()["cascade"] is None
     text = format_plan(opt.explain())  # the docstring's example: readable with no cascade too
     assert "cascade: none (one feature group: nothing to cascade on; the full pipeline answers" in text
+
+
+def test_a_call_that_raises_is_not_counted_as_served_and_explain_is_a_copy(binary_data) -> None:
+    """A feature store down mid-call (the expensive group raises): the call served nothing, so the
+    drift check must not count its rows or early answers. And explain() hands out a copy."""
+    X, y = binary_data
+    down = {"now": False}
+
+    def flaky(Z: np.ndarray) -> np.ndarray:
+        if down["now"]:
+            raise ConnectionError("store down")
+        return slow_block(Z)
+
+    pipe = Pipeline({"cheap": cheap_block, "flaky": flaky}, LogisticRegression().fit(X[:2000], y[:2000]))
+    opt = optimize(pipe, X[2000:4000], y[2000:4000], max_loss=0.02, seed=0, measure=False)
+    assert opt.cascade_ is not None and opt.cascade_single_ is not None
+    opt.predict(X[4000:4500])
+    late = next(i for i in range(4500, 5000) if not _early(opt, X, i))  # a row the full model answers
+    for i in range(4500, late + 1):
+        opt.predict_one(X[i : i + 1])
+    down["now"] = True
+    with pytest.raises(DawnError, match="flaky"):
+        opt.predict(X[4000:4500])
+    with pytest.raises(DawnError, match="flaky"):
+        opt.predict_one(X[late : late + 1])
+    report = opt.serving_report()
+    assert report["batch"]["rows"] == 500  # the first call only
+    assert report["single"]["rows"] == late - 4500 + 1  # the calls before the failing one
+    plan = opt.explain()
+    plan["groups"]["cheap"]["importance"] = 99.0
+    plan["cascade"]["candidates"].clear()
+    assert opt.explain()["groups"]["cheap"]["importance"] != 99.0
+    assert opt.explain()["cascade"]["candidates"]
+
+
+def _early(opt: OptimizedPipeline, X: np.ndarray, i: int) -> bool:
+    plan = opt.cascade_single_
+    p = plan.small.predict_proba(opt.pipeline.compute(X[i : i + 1], plan.cheap)["cheap"])
+    return bool(p.max() >= plan.threshold)

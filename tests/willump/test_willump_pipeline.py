@@ -267,6 +267,34 @@ def test_serving_from_threads_leaves_the_users_warning_filters_as_they_were(bina
         assert [f for f in after if f[1] is None or f[1].pattern != "user's own filter"] == before
 
 
+def test_a_quiet_filter_left_behind_by_another_threads_catch_warnings_is_removed_again() -> None:
+    """The race an audit found with a 1 us switch interval, played in order: another thread's
+    catch_warnings saves the filters while dawn's entry is in, and restores them after dawn's last
+    call has left. The next model call removes the copy; the user's own equal filter stays."""
+    import warnings
+
+    from dawn.willump.pipeline import _QUIET_ENTRY, _no_feature_names_warning
+
+    def ours() -> list:
+        return [f for f in warnings.filters if f is _QUIET_ENTRY]
+
+    with warnings.catch_warnings():  # the test's own changes are undone at the end
+        with _no_feature_names_warning():
+            assert len(ours()) == 1
+            saved = list(warnings.filters)  # the other thread's catch_warnings enters
+        assert ours() == []
+        warnings.filters[:] = saved  # ... and leaves: the entry is back, no dawn call running
+        assert len(ours()) == 1
+        with _no_feature_names_warning():
+            assert len(ours()) == 1  # one, not two
+        assert ours() == []
+        warnings.filterwarnings("ignore", "X does not have valid feature names", UserWarning)
+        users = warnings.filters[0]
+        with _no_feature_names_warning():
+            assert ours() == []  # the user's equal filter does the work; none added
+        assert warnings.filters[0] is users
+
+
 def test_sklearn_unions_with_pandas_output_pass_the_column_check() -> None:
     df = pd.DataFrame(np.random.default_rng(0).normal(size=(100, 4)), columns=list("abcd"))
     y = (df["a"] + df["c"] > 0).astype(int)

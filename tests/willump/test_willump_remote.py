@@ -104,6 +104,45 @@ def test_a_hung_redis_costs_each_call_the_timeout_then_the_policy_applies() -> N
             RedisFeature(url, "p:", "key", 2, timeout=bad)  # type: ignore[arg-type]
 
 
+def test_calls_queued_behind_a_hung_redis_wait_the_timeout_not_a_multiple_of_it() -> None:
+    """16 threads serve through a pipeline whose Redis hangs: its 4 lookup workers block, and before a
+    per-call deadline the other calls queued behind them (0.3, 0.6, 0.9, 1.2 s). Each call now gets
+    its answer (NaN features, on_error='nan') about ``timeout`` after it was issued, and every row
+    served NaN is counted once, whether its lookup was cancelled in the queue or failed running."""
+    import socket
+    import threading
+    import time
+
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(64)
+        url = f"redis://127.0.0.1:{hung.getsockname()[1]}/0"
+        X = pd.DataFrame({"key": [1, 2], "x": [0.5, -0.5]})
+        group = RedisFeature(url, "p:", "key", 2, on_error="nan", timeout=0.3)
+        pipe = Pipeline({"local": lambda Z: Z[["x"]], "user": group}, LogisticRegression(), max_workers=4)
+        took: list[float] = []
+
+        def serve() -> None:
+            start = time.perf_counter()
+            block = pipe.compute(X)["user"]
+            took.append(time.perf_counter() - start)
+            assert np.isnan(block).all()
+
+        threads = [threading.Thread(target=serve) for _ in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        pipe.close()  # waits for the lookups still running, which count their own rows
+        assert len(took) == 16 and max(took) < 0.8, sorted(took)
+        assert group.failures == 32  # rows, each once
+        strict = RedisFeature(url, "p:", "key", 2, timeout=0.2)
+        blocker = Pipeline({"user": strict}, LogisticRegression(), max_workers=1)
+        with pytest.raises(DawnError, match="unreachable|did not answer within 0.2 s"):
+            blocker.compute(X)
+        blocker.close()
+
+
 def test_optimizing_while_the_store_serves_nan_features_is_refused() -> None:
     """on_error='nan' keeps serving through an outage; calibrating on the NaN rows would certify a
     cascade for data the pipeline will not see once the store is back."""
@@ -156,3 +195,65 @@ def test_float_and_missing_keys_are_looked_up_as_stored(redis_url: str) -> None:
         assert np.isnan(group(pd.DataFrame({"key": [np.nan, np.nan]}))).all()
         if cache_size:
             assert 1 in group.cache and 2 in group.cache  # cached under the stored key, not 1.0
+    mixed = pd.DataFrame({"key": pd.Series([1, "2", 2.0, None, "1"], dtype=object)})  # as JSON gives them
+    for cache_size in (0, 4):
+        group = RedisFeature(redis_url, "t4:", "key", 1, cache_size=cache_size)
+        np.testing.assert_array_equal(group(mixed).ravel(), [1.0, 2.0, 2.0, np.nan, 1.0])
+        np.testing.assert_array_equal(group(mixed).ravel(), [1.0, 2.0, 2.0, np.nan, 1.0])  # cached
+
+
+@pytest.mark.redis
+def test_a_saved_plan_names_changed_group_code_and_widths(redis_url: str, tmp_path, caplog) -> None:
+    """A module's function is saved by reference: load() warns when its code changed since, and a
+    group that now returns another number of columns is refused at serve time. A renamed one is
+    named as such, not called a corrupt file."""
+    import subprocess
+    import sys
+    import textwrap
+
+    mod = tmp_path / "groups_mod.py"
+    mod.write_text("def local(X):\n    return X[['x']].to_numpy()\n")
+    script = textwrap.dedent(
+        f"""
+        import sys; sys.path.insert(0, {str(tmp_path)!r})
+        import numpy as np, pandas as pd
+        from sklearn.linear_model import LogisticRegression
+        from dawn.willump import Pipeline, optimize
+        from dawn.willump.remote import RedisFeature, upload_table
+        import groups_mod
+        rng = np.random.default_rng(0)
+        upload_table({redis_url!r}, "g5:", pd.DataFrame(rng.normal(size=(50, 2)), columns=["a", "b"]))
+        X = pd.DataFrame({{"user": rng.integers(0, 50, size=1500), "x": rng.normal(size=1500)}})
+        y = (X["x"] > 0).astype(int).to_numpy()
+        pipe = Pipeline({{"local": groups_mod.local, "user": RedisFeature({redis_url!r}, "g5:", "user", 2)}},
+                        LogisticRegression())
+        pipe.model.fit(pipe.transform(X[:500]), y[:500])
+        optimize(pipe, X[500:], y[500:], max_loss=0.05, measure=False).save({str(tmp_path / "p.willump")!r})
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, capture_output=True)
+    from dawn.willump import OptimizedPipeline
+
+    sys.path.insert(0, str(tmp_path))
+    try:
+        X = pd.DataFrame({"user": [1, 2, 3], "x": [0.1, -0.2, 0.3]})
+        with caplog.at_level("WARNING", logger="dawn.willump.optimized"):
+            OptimizedPipeline.load(tmp_path / "p.willump").predict(X)
+        assert not caplog.records  # unchanged code: no warning
+        sys.modules.pop("groups_mod", None)
+        mod.write_text("def local(X):\n    return -X[['x']].to_numpy()\n")  # same width, other values
+        with caplog.at_level("WARNING", logger="dawn.willump.optimized"):
+            OptimizedPipeline.load(tmp_path / "p.willump")
+        assert "feature group 'local' has changed code" in caplog.text
+        sys.modules.pop("groups_mod", None)
+        mod.write_text("def local(X):\n    return X[['x', 'x']].to_numpy()\n")  # two columns now
+        back = OptimizedPipeline.load(tmp_path / "p.willump")
+        with pytest.raises(DawnError, match="group 'local' returned 2 columns, where it returned 1 before"):
+            back.predict(X)
+        sys.modules.pop("groups_mod", None)
+        mod.write_text("def renamed(X):\n    return X[['x']].to_numpy()\n")
+        with pytest.raises(DawnError, match="refers to a name its module no longer defines"):
+            OptimizedPipeline.load(tmp_path / "p.willump")
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("groups_mod", None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,21 +36,39 @@ def ensure_writable_dir(
     return p
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it where the system shows it (Linux): setting it
+    to read it would change it for every thread meanwhile."""
+    with (
+        contextlib.suppress(OSError, ValueError, StopIteration),
+        open("/proc/self/status", encoding="ascii") as fh,
+    ):
+        return int(next(line for line in fh if line.startswith("Umask:")).split()[1], 8)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike[str], mode: str = "w", **kwargs: Any) -> Iterator[IO[Any]]:
-    """Open a temporary file beside ``path``; rename it over ``path`` only if the block succeeds."""
-    target = Path(path)
+    """Open a temporary file beside ``path``; rename it over ``path`` only if the block succeeds.
+
+    A file that exists keeps its permission bits, and a symbolic link stays a link: the file it points
+    to is replaced (a ``current.willump`` link to a versioned file, a report kept private with 0600).
+    """
+    target = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode_bits = stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:  # a new file: as any other file the process creates
+        mode_bits = 0o666 & ~_umask()
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, mode, **kwargs) as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        # mkstemp creates 0600 files; results are meant to be shared like any other file.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        os.chmod(tmp, mode_bits)  # mkstemp creates 0600 files
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

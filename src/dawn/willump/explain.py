@@ -137,7 +137,7 @@ def format_plan(plan: dict[str, Any]) -> str:
     for group, failed in (plan.get("remote_failures") or {}).items():
         if failed:
             lines.append(
-                f"remote group {group!r}: {failed} lookups failed; NaN features were served for them"
+                f"remote group {group!r}: {failed} rows served NaN features (lookups failed or timed out)"
             )
     lines.append(f"optimised in {plan.get('optimize_seconds', float('nan')):.1f} s")
     return "\n".join(lines)

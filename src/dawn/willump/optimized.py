@@ -7,6 +7,7 @@ and the rows that survive the top-K filter, go through the original pipeline unc
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import pickle
 import threading
@@ -17,11 +18,25 @@ import numpy as np
 
 from dawn.core.errors import DawnError
 from dawn.core.io import atomic_write_bytes
+from dawn.core.logging import get_logger
 from dawn.willump._blocks import hstack, n_rows, take
 from dawn.willump.cascade import CascadePlan, describe_model
 from dawn.willump.pipeline import Pipeline
 from dawn.willump.serving import Calibration, ServingStats
 from dawn.willump.topk import TopKPlan
+
+log = get_logger(__name__)
+
+
+def _in_dtypes(row: Any, dtypes: dict[Any, Any]) -> Any:
+    """A one-row DataFrame built from a record, its columns in the dtypes ``predict`` got (a value a
+    dtype cannot hold, such as a missing value in an int column, stays as it is)."""
+    for col, dtype in dtypes.items():
+        if col in row.columns:
+            with contextlib.suppress(TypeError, ValueError):
+                row[col] = row[col].astype(dtype)
+    return row
+
 
 _MAGIC = b"dawn.willump/1\n"
 _STATS_LOCK = threading.Lock()
@@ -84,13 +99,7 @@ class OptimizedPipeline:
             return np.asarray(x, dtype=raw["dtype"]).reshape(1, -1)
         if raw["kind"] == "items":  # a batch of raw items (e.g. texts): taken as it is
             return x
-        row = x.to_frame().T  # one row of a DataFrame; transposing made its columns one dtype
-        for col, dtype in raw["dtypes"].items():
-            if col in row.columns:
-                # a value the dtype cannot hold (a missing value in an int column) stays as it is
-                with contextlib.suppress(TypeError, ValueError):
-                    row[col] = row[col].astype(dtype)
-        return row
+        return _in_dtypes(x.to_frame().T, raw["dtypes"])  # transposing made its columns one dtype
 
     # -- cascade ----------------------------------------------------------------------------------
     def _small_to_full(self, proba: np.ndarray, small: Any) -> np.ndarray:
@@ -105,14 +114,16 @@ class OptimizedPipeline:
         pipe = self.pipeline
         stats = self._serving_stats()
         n = n_rows(X)
+        # the serving statistics count a call once it has been answered: a call that raised (e.g. a
+        # feature store down) served nothing, and its early answers would skew the drift check
         if plan is None or not stats.answers_early("batch") or n == 0:
+            full = pipe.predict_proba(X) if proba else pipe.predict(X)
             if plan is not None and n:
                 stats.record_stopped("batch", n)
-            return pipe.predict_proba(X) if proba else pipe.predict(X)
+            return full
         cheap = pipe.compute(X, plan.cheap)
         p_small = plan.small.predict_proba(hstack([cheap[g] for g in plan.cheap]))
         accepted = p_small.max(axis=1) >= plan.threshold
-        stats.record("batch", n, int(accepted.sum()), self._calibration(plan))
         rest_idx = np.flatnonzero(~accepted)
         if proba:
             out: np.ndarray = np.empty((n, len(self.classes_)))  # type: ignore[arg-type]
@@ -127,6 +138,7 @@ class OptimizedPipeline:
                 blocks[g] = cheap[g][rest_idx]
             feats = pipe.assemble(blocks)
             out[rest_idx] = pipe.call_model("predict_proba" if proba else "predict", feats)
+        stats.record("batch", n, int(accepted.sum()), self._calibration(plan))
         return out
 
     def predict(self, X: Any) -> np.ndarray:
@@ -138,6 +150,22 @@ class OptimizedPipeline:
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities for a batch (the small model's where it answered)."""
         return self._cascade(X, proba=True)
+
+    def _record_input(self, x: dict[Any, Any]) -> Any:
+        """A dict passed to predict_one: one record (column -> value, as a JSON request gives it) for
+        a pipeline that reads DataFrame rows; one-item lists as values are taken as the same row."""
+        import pandas as pd
+
+        raw = getattr(self, "raw_input_", None)
+        if raw is None or raw["kind"] != "frame":
+            raise DawnError(
+                "predict_one got a dict, but the pipeline does not read DataFrame rows",
+                "pass one row as the pipeline takes it (see predict_one's docstring)",
+            )
+        one = {k: v[0] if isinstance(v, list | tuple) and len(v) == 1 else v for k, v in x.items()}
+        if any(isinstance(v, list | tuple | np.ndarray) for v in one.values()):
+            raise DawnError("predict_one got a dict of several rows", "pass one record, or use predict()")
+        return _in_dtypes(pd.DataFrame([one]), raw["dtypes"])
 
     def _string_input(self, x: str) -> list[str]:
         """A single string passed to predict_one, as a one-item batch: what a pipeline that reads raw
@@ -161,12 +189,15 @@ class OptimizedPipeline:
     def predict_one(self, x: Any) -> Any:
         """Prediction for one raw input, exiting early: a one-row batch (DataFrame, 2-D array or
         one-item list), a single string (when the pipeline reads raw items, e.g. a list of texts; a
-        pipeline that reads DataFrame rows takes a one-row DataFrame), or a Series (one DataFrame or
-        array row when the raw input is one, else a one-item batch)."""
+        pipeline that reads DataFrame rows takes a one-row DataFrame), a Series (one DataFrame or
+        array row when the raw input is one, else a one-item batch) or a dict (one record, column ->
+        value, for a pipeline that reads DataFrame rows)."""
         if isinstance(x, str):
             x = self._string_input(x)
         elif hasattr(x, "to_frame") and not hasattr(x, "columns"):
             x = self._series_input(x)
+        elif isinstance(x, dict):
+            x = self._record_input(x)
         if n_rows(x) != 1:
             if isinstance(x, np.ndarray) and x.ndim == 1:  # one feature vector, read as len(x) rows
                 raise DawnError(
@@ -176,19 +207,21 @@ class OptimizedPipeline:
             raise DawnError(f"predict_one got {n_rows(x)} rows", "pass one row, or use predict() for a batch")
         plan, pipe, stats = self.cascade_single_, self.pipeline, self._serving_stats()
         if plan is None or pipe.task == "regression" or not stats.answers_early("single"):
+            full = pipe.call_model("predict", pipe.transform(x))[0]
             if plan is not None and pipe.task != "regression":
                 stats.record_stopped("single", 1)
-            return pipe.call_model("predict", pipe.transform(x))[0]
+            return full
         cheap = pipe.compute(x, plan.cheap)
         feats = hstack([cheap[g] for g in plan.cheap])
         p = plan.scorer(feats) if plan.scorer is not None else plan.small.predict_proba(feats)[0]
-        early = bool(p.max() >= plan.threshold)
-        stats.record("single", 1, int(early), self._calibration(plan))
-        if early:
+        if p.max() >= plan.threshold:
+            stats.record("single", 1, 1, self._calibration(plan))
             return plan.small.classes_[int(p.argmax())]
         blocks = pipe.compute(x, [g for g in pipe.group_names if g not in plan.cheap])
         blocks.update(cheap)
-        return pipe.call_model("predict", pipe.assemble(blocks))[0]
+        answer = pipe.call_model("predict", pipe.assemble(blocks))[0]
+        stats.record("single", 1, 0, self._calibration(plan))  # once answered, as in a batch
+        return answer
 
     # -- top-K ------------------------------------------------------------------------------------
     def top_k(self, X: Any, k: int) -> np.ndarray:
@@ -320,9 +353,9 @@ class OptimizedPipeline:
             "candidates": t.candidates,
         }  # fmt: skip
         out["serving"] = self.serving_report()  # rows served since optimisation (saved with the plan)
-        # lookups a remote group could not make (on_error="nan" served NaN features for them)
+        # rows a remote group served NaN features for (on_error="nan": lookups failed or timed out)
         out["remote_failures"] = self.pipeline.remote_failures()
-        return out
+        return copy.deepcopy(out)  # the caller's to edit: the plan itself stays as it is
 
     def save(self, path: str | Path) -> Path:
         """Write the optimised pipeline (user model, small models, plan) to ``path``.
@@ -330,6 +363,8 @@ class OptimizedPipeline:
         Feature groups are serialised with cloudpickle, so lambdas work; Redis groups reconnect on load.
         """
         _check_path(path, "save")
+        # a module's function is saved by reference: load() tells whether its code changed since
+        self.group_code_ = self.pipeline.code_digests()
         try:
             try:
                 import cloudpickle
@@ -371,12 +406,25 @@ class OptimizedPipeline:
                 f"make {mod!r} importable (install it, or add the directory that holds it to "
                 "PYTHONPATH) and load again",
             ) from exc
+        except AttributeError as exc:  # the file is fine: a name it refers to is gone from its module
+            raise DawnError(
+                f"{p} refers to a name its module no longer defines ({exc})",
+                "restore the feature group or model class under its old name, or optimise again",
+            ) from exc
         except Exception as exc:
             raise DawnError(
                 f"{p} is corrupt ({type(exc).__name__})", "re-run the optimizer and save again"
             ) from exc
         if not isinstance(obj, OptimizedPipeline):
             raise DawnError(f"{p} holds a {type(obj).__name__}", "save an OptimizedPipeline with .save(path)")
+        now = obj.pipeline.code_digests()
+        for group, saved in getattr(obj, "group_code_", {}).items():
+            if now.get(group, saved) != saved:
+                log.warning(
+                    "feature group %r has changed code since %s was saved: its costs, thresholds and "
+                    "certified bound were measured with the old code; optimise again",
+                    group, p,
+                )  # fmt: skip
         return obj
 
     def close(self) -> None:

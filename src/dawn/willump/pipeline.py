@@ -9,10 +9,14 @@ is the user's own fitted estimator, which stays the full model after optimisatio
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import re
 import threading
+import time
+import types
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
 import numpy as np
@@ -31,7 +35,22 @@ _NO_NAMES_WARNING = "X does not have valid feature names"
 
 _quiet_lock = threading.Lock()
 _quiet_calls = 0  # model calls now inside _no_feature_names_warning, over all threads
-_quiet_filter: tuple[Any, ...] | None = None  # the filter entry they share while any is running
+# the one filter entry they share, always this very object, so that every copy of it can be found by
+# identity: the user's own equal filter is never it
+_QUIET_ENTRY = ("ignore", re.compile(_NO_NAMES_WARNING, re.I), UserWarning, None, 0)
+
+
+def _set_quiet(on: bool) -> None:
+    """Remove every copy of :data:`_QUIET_ENTRY` from the warning filters, then (``on``) put one in
+    front unless the user's own equal filter already does its work."""
+    filters: list[Any] = warnings.filters  # type: ignore[assignment]  # a list at run time
+    for i in reversed([i for i, f in enumerate(filters) if f is _QUIET_ENTRY]):
+        del filters[i]
+    if on and _QUIET_ENTRY not in filters:
+        filters.insert(0, _QUIET_ENTRY)
+    mutated = getattr(warnings, "_filters_mutated", None)  # invalidates the warnings' caches
+    if mutated is not None:
+        mutated()
 
 
 @contextlib.contextmanager
@@ -39,30 +58,46 @@ def _no_feature_names_warning() -> Iterator[None]:
     """Ignore sklearn's "X does not have valid feature names" warning during the block.
 
     ``warnings.catch_warnings`` is not thread-safe before Python 3.14: threads that enter and leave it
-    interleaved restore each other's saved filter lists, leaving this filter behind or dropping filters
-    the user added meanwhile. Here the first call in adds one filter entry and the last call out
-    removes that entry alone, so the user's own filters are never saved, restored or replaced.
+    interleaved restore each other's saved filter lists. Here the first call in adds one filter entry
+    and the last call out removes it alone, so the user's own filters are never saved, restored or
+    replaced. A ``catch_warnings`` in another thread (scikit-learn runs one inside every prediction)
+    may still save the list while the entry is in it and restore it after the last call out; every
+    copy of the entry is removed again when the next call enters or leaves.
     """
-    global _quiet_calls, _quiet_filter
+    global _quiet_calls
     with _quiet_lock:
         if _quiet_calls == 0:
-            before = list(warnings.filters)
-            warnings.filterwarnings("ignore", _NO_NAMES_WARNING, UserWarning)
-            # the user's own identical filter (moved to the front) is theirs: never removed here
-            _quiet_filter = None if warnings.filters[0] in before else warnings.filters[0]
+            _set_quiet(True)
         _quiet_calls += 1
     try:
         yield
     finally:
         with _quiet_lock:
             _quiet_calls -= 1
-            if _quiet_calls == 0 and _quiet_filter is not None:
-                with contextlib.suppress(ValueError):  # the user reset the filters meanwhile
-                    warnings.filters.remove(_quiet_filter)  # type: ignore[attr-defined]
-                    mutated = getattr(warnings, "_filters_mutated", None)  # invalidates warning caches
-                    if mutated is not None:
-                        mutated()
-                _quiet_filter = None
+            if _quiet_calls == 0:
+                _set_quiet(False)
+
+
+def code_digest(fn: Any) -> str | None:
+    """A digest of a Python function's code (its instructions, names and constants, nested functions
+    included; not its file or line numbers), None for other callables: whether a function saved by
+    reference (a module's function) still has the code it had."""
+    code = getattr(fn, "__code__", None)
+    if not isinstance(code, types.CodeType):
+        return None
+    h = hashlib.sha256()
+
+    def add(c: types.CodeType) -> None:
+        h.update(c.co_code)
+        h.update(repr(c.co_names).encode())
+        for k in c.co_consts:
+            if isinstance(k, types.CodeType):
+                add(k)
+            else:
+                h.update(repr(k).encode())
+
+    add(code)
+    return h.hexdigest()[:16]
 
 
 def _run_group(name: str, fn: Callable[..., Any], *args: Any) -> Any:
@@ -210,16 +245,46 @@ class Pipeline:
         names = list(self.features) if groups is None else list(groups)
         n = n_rows(X)
         futures: dict[str, Future[Any]] = {}
+        issued = time.monotonic()
         for name in names:
             if is_remote(self.features[name]):
                 futures[name] = self._executor().submit(self._fns[name], X)
         out: dict[str, Block] = {}
         for name in names:
             if name not in futures:
-                out[name] = as_block(_run_group(name, self._fns[name], X), name, n)
+                out[name] = self._same_width(name, as_block(_run_group(name, self._fns[name], X), name, n))
         for name, fut in futures.items():
-            out[name] = as_block(_run_group(name, fut.result), name, n)
+            out[name] = self._same_width(name, as_block(self._remote_result(name, fut, X, issued), name, n))
         return out
+
+    def _same_width(self, name: str, block: Block) -> Block:
+        """``block``, unless the group returned another number of columns before (a saved plan keeps
+        the widths its costs and thresholds were measured with): a group whose code changed since."""
+        if block.shape[0]:
+            widths = self.__dict__.setdefault("_widths", {})  # absent from plans saved before it
+            first = widths.setdefault(name, block.shape[1])
+            if block.shape[1] != first:
+                raise DawnError(
+                    f"feature group {name!r} returned {block.shape[1]} columns, where it returned "
+                    f"{first} before (when the plan was measured, for a loaded plan)",
+                    "a group must return the same columns on every call; if its code changed since "
+                    "optimize(), optimise again",
+                )
+        return block
+
+    def _remote_result(self, name: str, fut: Future[Any], X: Any, issued: float) -> Any:
+        """A remote group's block, waiting at most the group's ``timeout`` from when it was issued
+        (time queued behind other calls' hung lookups included); then the group's own policy."""
+        group = self.features[name]
+        limit = getattr(group, "timeout", None)
+        if limit is None or not hasattr(group, "timed_out"):
+            return _run_group(name, fut.result)
+        done, _ = wait([fut], timeout=max(0.0, issued + limit - time.monotonic()))
+        if done:
+            return _run_group(name, fut.result)
+        # a lookup that never started is cancelled and its rows counted here; one still running
+        # counts its own rows if it fails
+        return group.timed_out(X, count=fut.cancel())
 
     def assemble(self, blocks: Mapping[str, Block]) -> Block:
         """The model input: all groups' blocks in pipeline order."""
@@ -307,8 +372,12 @@ class Pipeline:
             return np.asarray(self.call_model("predict", self.transform(X)), dtype=float).ravel()
         return np.asarray(self.call_model("predict_proba", self.transform(X)))[:, -1]
 
+    def code_digests(self) -> dict[str, str]:
+        """:func:`code_digest` of each group that is a plain Python function."""
+        return {g: d for g, d in ((g, code_digest(f)) for g, f in self.features.items()) if d is not None}
+
     def remote_failures(self) -> dict[str, int]:
-        """Failed lookups so far per remote group (groups built with ``on_error="nan"`` count them)."""
+        """Rows served NaN features so far per remote group (groups built with ``on_error="nan"``)."""
         return {g: int(f.failures) for g, f in self.features.items() if hasattr(f, "failures")}
 
     def close(self) -> None:

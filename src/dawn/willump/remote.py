@@ -6,9 +6,11 @@ is marked ``is_remote`` so :meth:`Pipeline.compute <dawn.willump.pipeline.Pipeli
 on a thread before computing local groups; each call deduplicates keys, serves what it can from a
 true LRU cache, and fetches the rest with chunked ``MGET`` commands sent in one pipelined round trip.
 
-Serve-time policy when Redis is unreachable: ``on_error="raise"`` (default) raises a one-line
-:class:`~dawn.core.errors.DawnError`; ``on_error="nan"`` returns NaN features for the affected rows,
-which tree models (LightGBM, XGBoost) treat as missing values, and counts them in ``failures``.
+Serve-time policy when Redis is unreachable or does not answer within ``timeout``: ``on_error="raise"``
+(default) raises a one-line :class:`~dawn.core.errors.DawnError`; ``on_error="nan"`` returns NaN
+features for the affected rows, which tree models (LightGBM, XGBoost) treat as missing values, and
+counts those rows in ``failures``. The pipeline waits at most ``timeout`` for a call's lookups, time
+queued behind other calls' hung lookups included (:meth:`RedisFeature.timed_out`).
 """
 
 from __future__ import annotations
@@ -131,8 +133,14 @@ class RedisFeature:
     on_error : {"raise", "nan"}, default="raise"
         What to do when Redis cannot be reached at serve time (see the module docstring).
     timeout : float, default=10.0
-        Seconds to wait for Redis to answer a call's lookups (connecting waits at most 2 s) before the
-        ``on_error`` policy applies: a server that hangs costs each call this long.
+        Seconds a call waits for its lookups (connecting waits at most 2 s of them) before the
+        ``on_error`` policy applies: a server that hangs costs each call this long, however many
+        calls are waiting.
+
+    Attributes
+    ----------
+    failures : int
+        Rows served NaN features because Redis failed or did not answer (``on_error="nan"``).
     """
 
     is_remote = True
@@ -176,8 +184,13 @@ class RedisFeature:
     def __call__(self, X: Any) -> np.ndarray:
         keys = X[self.key_column].to_numpy()
         absent = np.asarray(pd.isna(keys), dtype=bool)
-        uniq_raw, inverse = np.unique(keys[~absent], return_inverse=True)
-        uniq = _keys(uniq_raw)
+        try:
+            uniq_raw, inverse = np.unique(keys[~absent], return_inverse=True)
+            uniq = _keys(uniq_raw)
+        except TypeError:  # keys of mixed types (10, "11", 12.0 from JSON requests) do not sort
+            as_text = np.array([str(_key(k)) for k in keys[~absent].tolist()], dtype=object)
+            uniq_raw, inverse = np.unique(as_text, return_inverse=True)  # the stored key's text
+            uniq = uniq_raw.tolist()
         width = self.n_features
         rows = np.full((len(uniq), width), np.nan, dtype=np.float32)
         if self.cache.maxsize > 0:
@@ -199,19 +212,7 @@ class RedisFeature:
                 raise
             except Exception as exc:
                 self._client = None
-                if self.on_error == "raise":
-                    raise DawnError(
-                        f"Redis at {self.url} is unreachable ({type(exc).__name__})",
-                        "start redis-server, or build the group with on_error='nan' to serve NaN features",
-                    ) from exc
-                self.failures += len(todo)
-                if not getattr(self, "_failing", False):  # once per outage, not once per call
-                    log.warning(
-                        "Redis at %s is unreachable (%s): serving NaN features for keys %s* "
-                        "(on_error='nan') until it answers again",
-                        self.url, type(exc).__name__, self.prefix,
-                    )  # fmt: skip
-                self._failing = True
+                self._failed(f"is unreachable ({type(exc).__name__})", int(np.isin(inverse, todo).sum()), exc)
                 got = [None] * len(todo)
             else:
                 if getattr(self, "_failing", False):
@@ -236,9 +237,34 @@ class RedisFeature:
         out[~absent] = rows[inverse]
         return out
 
+    def _failed(self, what: str, rows: int, exc: BaseException | None = None) -> None:
+        """The ``on_error`` policy for ``rows`` rows whose lookups failed: raise, or count them (and
+        log once per outage, not once per call)."""
+        if self.on_error == "raise":
+            raise DawnError(
+                f"Redis at {self.url} {what}",
+                "start redis-server, or build the group with on_error='nan' to serve NaN features",
+            ) from exc
+        self.failures += rows
+        if not getattr(self, "_failing", False):
+            log.warning(
+                "Redis at %s %s: serving NaN features for keys %s* (on_error='nan') until it answers again",
+                self.url, what, self.prefix,
+            )  # fmt: skip
+        self._failing = True
+
+    def timed_out(self, X: Any, *, count: bool = True) -> np.ndarray:
+        """A call whose lookups did not answer within ``timeout``: raise (``on_error="raise"``) or NaN
+        features for every row (counted in ``failures`` when ``count``; a lookup still running counts
+        its own rows if it fails)."""
+        n = len(X)
+        self._failed(f"did not answer within {self.timeout:g} s", n if count else 0)
+        return np.full((n, self.n_features), np.nan)
+
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_client"] = None  # connections do not pickle; reconnect on first use
+        state["_failing"] = False  # an outage is this process's: a loaded plan starts afresh
         # the cache holds a lock, which does not pickle: keep its size and rebuild it on load
         state["cache"] = self.cache.maxsize
         return state

@@ -169,9 +169,10 @@ class ServingStats:
         if tails is None:  # computed once per window size (batch sizes repeat), outside the lock
             tails = _tails(n, calibration)
             if n <= _CACHE_ROWS:  # a huge batch is rare and cheap next to serving it: not kept
-                if sum(len(a) for a, _ in self._tails.values()) + n > _CACHE_ROWS:
-                    self._tails.clear()
-                self._tails[key] = tails
+                with self._lock:  # another thread may be filling or clearing the cache
+                    if sum(len(a) for a, _ in self._tails.values()) + n > _CACHE_ROWS:
+                        self._tails.clear()
+                    self._tails[key] = tails
         # flagged when the two-sided p-value 2 min(P(X <= k), P(X >= k)) is below the level
         if min(tails[0][k], tails[1][k]) >= level / 2:
             return

@@ -84,12 +84,16 @@ class TopKPlan:
         """How many rows of a query of ``n`` rows the full pipeline must score for its top ``k``."""
         if self.ratio is not None:
             return min(n, max(k, int(self.ratio * k)))
-        if (n, k) not in self._keep:  # the certified cut depends only on (n, k): compute it once
+        keep = self._keep.get((n, k))
+        if keep is None:  # the certified cut depends only on (n, k): compute it once
             q, _ = retain_fraction(
                 self.cheap_cal, self.full_cal, k / n, precision=self.precision, confidence=self.confidence
             )
-            self._keep[(n, k)] = min(n, max(k, math.ceil(q * n)))
-        return self._keep[(n, k)]
+            keep = min(n, max(k, math.ceil(q * n)))
+            if len(self._keep) >= 256:  # queries of ever new sizes: a bounded memo
+                self._keep.clear()
+            self._keep[(n, k)] = keep
+        return keep
 
 
 def build_topk(
