@@ -184,9 +184,29 @@ def test_active_loop_select_update_precision() -> None:
             loop.select(bad)  # type: ignore[arg-type]
     with pytest.raises(DawnError, match="both 0 and 1"):
         loop.update([("a", 0), ("a", 1)])
-    loop.update({"zz": 1})  # an id the pool does not have: found when the pool is next scored
-    with pytest.raises(DawnError, match="not in the pool"):
-        loop.select(1)
+    with pytest.raises(DawnError, match="not in the pool.*none recorded"):
+        loop.update({"zz": 1, again[0]: 0})  # an id the pool does not have: refused, all of it
+    assert "zz" not in loop.labels_ and again[0] not in loop.labels_
+    loop.update({again[0]: 0})
+    assert len(loop.select(1)) == 1  # the loop goes on
+    fresh = ActiveLoop(loop.score, "random")
+    fresh.update({"zz": 1})  # before the first select the pool is not known yet: checked at select
+    with pytest.raises(DawnError, match="keep labelled items in the pool"):
+        fresh.select(1)
+
+
+def test_pool_ids_may_be_tuples_but_not_unhashable_or_two_dimensional() -> None:
+    pool = PoolScores([("cam1", 3), ("cam1", 4), ("cam2", 3)], np.array([1.0, 0.0, 2.0]))
+    assert pool.ids.shape == (3,) and pool.ids[0] == ("cam1", 3)
+    loop = ActiveLoop(lambda: pool, "random")
+    assert loop.select(3)[0] in pool.ids.tolist()
+    loop.update({("cam2", 3): 1})
+    mixed = PoolScores(np.array([1, "2", 3.5], dtype=object), np.ones(3))  # mixed types: hashable, fine
+    assert len(mixed.ids) == 3
+    with pytest.raises(DawnError, match="not hashable"):
+        PoolScores(np.array([{1}, {2}], dtype=object), np.ones(2))
+    with pytest.raises(DawnError, match="shape"):
+        PoolScores(np.arange(6).reshape(3, 2), np.ones(3))
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections import deque
@@ -527,3 +529,195 @@ def test_threads_serving_through_a_locked_store_do_not_queue_behind_each_other(t
     assert mon.flush() == 0
     events = mon.store.events()
     assert len(events) == 40 and events["input_id"].nunique() == 40  # each once: none lost, none twice
+
+
+def _random_events(n: int, seed: int = 0) -> list[tuple]:
+    rng = np.random.default_rng(seed)
+    t0 = 1_710_000_000.0
+    conf = np.where(rng.random(n) < 0.2, np.nan, rng.random(n))
+    return [
+        (
+            t0 + float(rng.uniform(0, 3 * 86400)),
+            str(rng.choice(["m1", "m2"])),
+            str(i),
+            str(rng.choice(["flicker", "appear", "range"])),
+            float(rng.integers(1, 4)),
+            None if np.isnan(conf[i]) else float(conf[i]),
+            str(rng.choice(["fired", "fired", "fired", "error"])),
+            None,
+        )
+        for i in range(n)
+    ]
+
+
+@pytest.mark.parametrize("where", ["file", "memory"])
+def test_the_report_aggregated_in_sqlite_matches_pandas_on_the_events(tmp_path: Path, where: str) -> None:
+    store = EventStore(tmp_path / "ev.sqlite" if where == "file" else ":memory:")
+    store.record(_random_events(3000))
+    ev = store.events()
+    rep = store.report(top=15)
+    assert rep["events"] == len(ev) == 3000 and rep["bucket_s"] == 300.0  # 3 days: 5-min buckets
+    want = (
+        ev.groupby(["model", "assertion", "kind"])["severity"]
+        .agg(events="size", mean_severity="mean", max_severity="max")
+        .reset_index()
+    )
+    pd.testing.assert_frame_equal(pd.DataFrame(rep["counts"]), want, check_dtype=False)
+    fired = ev[ev["kind"] == "fired"].copy()
+    fired["bucket"] = np.floor(fired["ts"] / 300.0) * 300.0
+    want_ot = fired.groupby(["bucket", "assertion"]).size().rename("events").reset_index()
+    pd.testing.assert_frame_equal(pd.DataFrame(rep["over_time"]), want_ot, check_dtype=False)
+    conf = fired.dropna(subset=["confidence"])
+    thr = np.quantile(conf["confidence"], 0.75)
+    top = conf[conf["confidence"] >= thr].sort_values(["severity", "ts"], ascending=[False, True]).head(15)
+    assert [r["input_id"] for r in rep["high_confidence"]] == top["input_id"].tolist()
+    assert len(store.high_confidence()) == int((conf["confidence"] >= thr).sum())
+    assert store.report(bucket_s=60.0)["bucket_s"] == 60.0  # a bucket given is kept
+    store.close()
+
+
+def test_a_long_read_in_one_thread_does_not_hold_up_a_write_in_another(tmp_path: Path) -> None:
+    """A report (a dashboard thread) reads through a connection of its own: a monitored prediction
+    writing meanwhile waits for nothing. An in-memory store has one connection: there the write gives
+    up after its short timeout, and the monitor keeps the events queued."""
+    for path in (tmp_path / "ev.sqlite", ":memory:"):
+        store = EventStore(path)
+        store.record(_random_events(10))
+        inside, done = threading.Event(), threading.Event()
+
+        def read_slowly(store: EventStore, inside: threading.Event, done: threading.Event) -> None:
+            with store._snapshot() as conn:
+                conn.execute("SELECT COUNT(*) FROM events").fetchone()
+                inside.set()
+                done.wait(5)
+
+        reader = threading.Thread(target=read_slowly, args=(store, inside, done))
+        reader.start()
+        inside.wait(5)
+        start = time.perf_counter()
+        if path == ":memory:":
+            with pytest.raises(DawnError, match="busy in this process"):
+                store.record(_random_events(5, seed=1), timeout=0.05)
+        else:
+            assert store.record(_random_events(5, seed=1), timeout=0.05) == 5
+        assert time.perf_counter() - start < 2.0  # before: the report's lock, as long as it read
+        done.set()
+        reader.join()
+        assert store.report()["events"] == (10 if path == ":memory:" else 15)
+        store.close()
+
+
+def test_events_since_takes_times_as_well_as_unix_seconds() -> None:
+    import datetime
+
+    store = EventStore()
+    t0 = 1_710_050_400.0  # 2024-03-10 06:00 UTC
+    store.record([(t0 + 600 * i, "m", str(i), "a", 1.0, 0.5, "fired", None) for i in range(24)])
+    assert len(store.events(since=t0 + 3600)) == 18
+    for when in (
+        datetime.datetime(2024, 3, 10, 7, tzinfo=datetime.UTC),
+        "2024-03-10T07:00Z",
+        "2024-03-10 07:00",  # no zone: UTC
+        pd.Timestamp("2024-03-10 03:00", tz="America/New_York"),  # the same instant (EDT, that day)
+        np.datetime64("2024-03-10T07:00"),
+    ):
+        assert len(store.events(since=when)) == 18, when
+    for bad in ("yesterday-ish", [1.0], True):
+        with pytest.raises(DawnError, match="since="):
+            store.events(since=bad)
+
+
+def test_top_probability_reads_probabilities_logits_and_one_sigmoid_column() -> None:
+    from dawn.assertions.monitor import top_probability
+
+    probs = np.array([[0.2, 0.8], [0.6, 0.4]])
+    np.testing.assert_allclose(top_probability(probs), [0.8, 0.6])
+    logits = np.array([[0.0, 2.0], [-1.0, 1.0]])
+    soft = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(top_probability(logits), soft.max(axis=1))
+    np.testing.assert_allclose(top_probability(np.array([[0.0067], [0.9]])), [0.9933, 0.9])
+    np.testing.assert_allclose(top_probability(np.array([[-5.0], [0.0]])), [1 / (1 + np.exp(-5.0)), 0.5])
+    for t in (torch.tensor(logits), torch.tensor(logits, dtype=torch.bfloat16), torch.tensor(probs)):
+        want = soft.max(axis=1) if t.max() > 1 else probs.max(axis=1)
+        np.testing.assert_allclose(top_probability(t), want, atol=1e-2)
+    assert top_probability(np.array([1, 0, 2])) is None and top_probability(np.zeros((0, 3))) is None
+
+
+def test_confidence_is_computed_only_when_an_assertion_fires() -> None:
+    calls = []
+
+    def conf(inputs, outputs):
+        calls.append(len(inputs))
+        return np.full(len(inputs), 0.9)
+
+    fires = FunctionAssertion(lambda o, i: np.asarray(o).ravel() > 0.5, name="big")
+    mon = Monitor(lambda x: np.asarray(x, dtype=float), [fires], confidence=conf)
+    mon.predict(np.zeros((4, 1)))
+    assert calls == []
+    mon.predict(np.ones((3, 1)))
+    assert calls == [3]
+    assert mon.store.events()["confidence"].tolist() == [0.9, 0.9, 0.9]
+
+
+def test_scalar_inputs_and_tensor_severities_do_not_break_the_prediction() -> None:
+    tensor_check = FunctionAssertion(lambda o, i: o.reshape(-1) > 5, name="tensor")  # returns a tensor
+    mon = Monitor(lambda v: v * 2, [tensor_check])
+    out = mon.predict(torch.tensor(3.0))  # a 0-d input is one item
+    assert out.item() == 6.0
+    mon.predict(torch.tensor([1.0, 4.0]))
+    ev = mon.store.events()
+    assert ev["kind"].tolist() == ["fired", "fired"] and mon.stats["assertion_errors"] == 0
+
+
+def _run_python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("released", [True, False])
+def test_events_still_queued_at_exit_are_written_or_reported_lost(tmp_path: Path, released: bool) -> None:
+    path = tmp_path / "exit.sqlite"
+    code = f"""
+import sqlite3, numpy as np
+from dawn.assertions import EventStore, FunctionAssertion, Monitor
+always = FunctionAssertion(lambda o, i: np.ones(len(o)), name="always")
+mon = Monitor(lambda x: x, [always], store=EventStore({str(path)!r}, timeout=0.2), store_wait=0.01)
+blocker = sqlite3.connect({str(path)!r}, isolation_level=None)
+blocker.execute("BEGIN IMMEDIATE")  # another writer holds the store
+mon.predict(np.zeros((10, 1)))
+assert len(mon._pending) == 10
+if {released!r}:
+    blocker.execute("ROLLBACK")
+"""
+    done = _run_python(code)
+    assert done.returncode == 0, done.stderr
+    n = len(EventStore.open_existing(path).events())
+    if released:
+        assert n == 10 and "lost" not in done.stderr
+    else:
+        assert n == 0 and "10 event(s) could not be written" in done.stderr
+
+
+def test_a_forked_child_does_not_write_its_parents_queue_again(tmp_path: Path) -> None:
+    import os
+
+    path = tmp_path / "fork.sqlite"
+    always = FunctionAssertion(lambda o, i: np.ones(len(o)), name="always")
+    mon = Monitor(lambda x: x, [always], store=EventStore(path, timeout=0.2), store_wait=0.01)
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    mon.predict(np.zeros((7, 1)))  # queued in memory: the store is locked
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    pid = os.fork()
+    if pid == 0:  # the child: its own events only, through its own connection
+        code = 0
+        try:
+            mon.predict(np.zeros((3, 1)))
+            code = mon.flush()
+        except BaseException:
+            code = 99
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert mon.flush() == 0
+    assert len(EventStore.open_existing(path).events()) == 10  # 7 + 3, not 7 twice

@@ -63,7 +63,17 @@ class PoolScores:
     predictions: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        self.ids = np.asarray(self.ids).reshape(-1)
+        raw = self.ids
+        if isinstance(raw, list | tuple) and any(isinstance(i, tuple) for i in raw):
+            self.ids = np.empty(len(raw), dtype=object)  # tuple ids stay tuples, one per item
+            self.ids[:] = list(raw)
+        else:
+            self.ids = np.asarray(raw)
+            if self.ids.ndim > 1:
+                raise DawnError(
+                    f"pool ids have shape {self.ids.shape}", "pass one id per item (a 1-D array or list)"
+                )
+            self.ids = self.ids.reshape(-1)
         sev = np.asarray(self.severity, dtype=np.float64)
         if len(self.ids) == 0:
             raise DawnError("the pool is empty", "score at least one unlabelled item")
@@ -77,7 +87,13 @@ class PoolScores:
                 f"severity has {int((~np.isfinite(sev)).sum())} NaN or infinite value(s)",
                 "use 0 where an assertion abstains",
             )
-        if len(np.unique(self.ids)) != len(self.ids):
+        try:
+            distinct = len(set(self.ids.tolist()))
+        except TypeError as exc:  # an unhashable id (a list, a dict)
+            raise DawnError(
+                f"pool ids are not hashable ({exc})", "use numbers, strings or tuples as ids"
+            ) from exc
+        if distinct != len(self.ids):
             raise DawnError("pool ids repeat", "give every pool item its own id")
         self.severity = sev.reshape(len(self.ids), -1)
         if not self.names:
@@ -422,11 +438,12 @@ class ActiveLoop:
             )
         self._last = pool
         unknown = set(self.labels_).difference(pool.ids.tolist())
-        if unknown:  # checked here: the pool's ids are known only once it is scored
+        if unknown:  # labels given before the first select are checked here, against the first pool
             shown = sorted(map(repr, unknown))[:5]
             raise DawnError(
                 f"labels were given for {len(unknown)} id(s) not in the pool, e.g. {', '.join(shown)}",
-                "label the ids that select() returned, with the same type (e.g. int, not str)",
+                "label the ids that select() returned, with the same type (e.g. int, not str), and "
+                "keep labelled items in the pool that score() returns (labelled ones are not picked)",
             )
         self.strategy.observe(pool)
         available = np.array([i not in self.labels_ for i in pool.ids.tolist()], dtype=bool)
@@ -454,6 +471,16 @@ class ActiveLoop:
                     "give each id one label",
                 )
             given[i] = y
+        if self._last is not None:  # refused before anything is stored: a bad id must not jam the loop
+            known = set(self._last.ids.tolist())
+            unknown = [i for i in given if i not in known]
+            if unknown:
+                shown = sorted(map(repr, unknown))[:5]
+                raise DawnError(
+                    f"labels for {len(unknown)} id(s) not in the pool, e.g. {', '.join(shown)}; "
+                    "none recorded",
+                    "label the ids that select() returned, with the same type (e.g. int, not str)",
+                )
         self.labels_.update(given)
 
     def precision(self) -> dict[str, dict[str, float]]:

@@ -112,8 +112,10 @@ class FunctionAssertion(Assertion):
         corrections = None
         if isinstance(out, tuple):
             out, corrections = out
+        if hasattr(out, "detach") and hasattr(out, "cpu"):  # a torch tensor, perhaps on a GPU
+            out = out.detach().cpu().numpy()
         sev = np.asarray(out, dtype=np.float64).reshape(-1)
-        n = len(outputs)
+        n = n_items(outputs)
         if sev.shape[0] != n:
             raise DawnError(
                 f"assertion {self.name!r} returned {sev.shape[0]} severities for {n} items",
@@ -121,6 +123,14 @@ class FunctionAssertion(Assertion):
             )
         ids = outputs.index.to_numpy() if isinstance(outputs, pd.DataFrame | pd.Series) else np.arange(n)
         return AssertionResult(ids, sev, corrections)
+
+
+def n_items(batch: Any) -> int:
+    """How many items a batch holds; a scalar (a 0-d array or tensor, a number) is one."""
+    try:
+        return len(batch)
+    except TypeError:
+        return 1
 
 
 def require_frame(data: Any, who: str, columns: Sequence[str]) -> None:

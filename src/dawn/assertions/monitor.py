@@ -11,8 +11,12 @@ until it can.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import json
+import os
 import threading
+import weakref
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,14 +25,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dawn.assertions.base import Assertion, assertion_list
+from dawn.assertions.base import Assertion, assertion_list, n_items
 from dawn.assertions.store import EventStore, now
 from dawn.core.errors import DawnError
 from dawn.core.logging import get_logger
 
 log = get_logger(__name__)
 
-__all__ = ["AssertionFired", "Hook", "Monitor"]
+__all__ = ["AssertionFired", "Hook", "Monitor", "top_probability"]
 
 HOOK_ACTIONS = ("record", "raise", "fallback", "suppress", "review")
 
@@ -98,10 +102,14 @@ class Monitor:
     sample_rate : float, default=1.0
         Fraction of batches checked, to cap overhead; the choice is made by a seeded generator.
     confidence : callable or None
-        ``confidence(inputs, outputs) -> (n,) array``. By default: max class probability when the model
-        has ``predict_proba`` (costs one more call), the max of a 2-D output, or unknown.
+        ``confidence(inputs, outputs) -> (n,) array``, computed only for batches where an assertion
+        fires. By default: the max class probability when the model has ``predict_proba`` (costs one
+        more call), else read from a 2-D float output (:func:`top_probability`: probabilities, logits
+        through a softmax, or one sigmoid column), else unknown.
     ids : callable or None
         ``ids(inputs) -> (n,) ids``; default the index of a DataFrame input, else running numbers.
+        Running numbers start at 0 in every process (a forked worker too): give ``ids`` or a
+        ``name`` per process when several write to one store.
     name : str
         The model's name in the store.
     seed : int
@@ -109,7 +117,9 @@ class Monitor:
         How long (seconds) a prediction waits for a locked event store, and for another thread's write
         before it: so about twice this at most. Events that cannot be written in time stay in memory
         (the newest 100,000) and go to the store with a later batch or :meth:`flush`, so another
-        process holding the store's write lock cannot stall the predictions.
+        process holding the store's write lock cannot stall the predictions. Whatever is still
+        waiting at interpreter exit is written then (waiting up to the store's timeout), or logged as
+        lost; a child process made by ``fork`` starts with an empty queue.
     """
 
     def __init__(
@@ -165,6 +175,7 @@ class Monitor:
         self._store_failing = self._store_dropping = False
         self._writing = threading.Lock()  # held by the one thread writing the queue to the store
         self._pending: deque[tuple[Any, ...]] = deque(maxlen=100_000)  # events the store refused
+        _LIVE.add(self)  # flushed at exit; reset in a forked child
         self.review_queue: deque[Any] = deque(maxlen=100_000)
         self.stats = {
             "batches": 0, "checked": 0, "firings": 0, "assertion_errors": 0, "store_errors": 0,
@@ -177,14 +188,21 @@ class Monitor:
     def predict(self, inputs: Any) -> Any:
         """Predict, check (on a sample of batches), record, apply hooks; return the predictions."""
         outputs = self._predict(inputs)
-        n = len(inputs) if hasattr(inputs, "__len__") else 1
+        n = n_items(inputs)
         ids = self._ids(inputs, n)
         with self._lock:
             self.stats["batches"] += 1
             if self.sample_rate < 1.0 and self._rng.random() >= self.sample_rate:
                 return outputs
             self.stats["checked"] += 1
-        conf = self._confidence(inputs, outputs, n)
+        original = outputs
+        known: list[np.ndarray | None] = []
+
+        def conf() -> np.ndarray | None:  # only once something fires: it may copy a GPU tensor to the host
+            if not known:
+                known.append(self._confidence(inputs, original, n))
+            return known[0]
+
         ts = now()
         events: list[tuple[Any, ...]] = []
         to_raise: list[str] = []
@@ -215,7 +233,7 @@ class Monitor:
         outputs: Any,
         ids: np.ndarray,
         n: int,
-        conf: np.ndarray | None,
+        conf: Callable[[], np.ndarray | None],
         ts: float,
         events: list[tuple[Any, ...]],
         to_raise: list[str],
@@ -240,8 +258,9 @@ class Monitor:
         pos = self._positions(fired, res_ids, ids, n)
         kind = "review" if hook.action == "review" else "fired"
         fired_events = []
+        confidence = conf()
         for k, p in zip(fired, pos, strict=True):
-            c = None if conf is None or p is None else float(conf[p])
+            c = None if confidence is None or p is None else float(confidence[p])
             iid = str(ids[p]) if p is not None else str(res_ids[k])
             fired_events.append((ts, self.name, iid, a.name, float(sev[k]), c, kind, None))
         events.extend(fired_events)
@@ -305,11 +324,7 @@ class Monitor:
             return np.asarray(self.confidence(inputs, outputs), dtype=np.float64).reshape(-1)
         if self._proba is not None:
             return np.asarray(self._proba(inputs)).max(axis=1)
-        arr = outputs.detach().cpu().numpy() if hasattr(outputs, "detach") else outputs
-        arr = np.asarray(arr)
-        if arr.ndim == 2 and arr.dtype.kind == "f":
-            return arr.max(axis=1)
-        return None
+        return top_probability(outputs)
 
     @staticmethod
     def _apply_fallback(outputs: Any, inputs: Any, rows: list[int], fallback: Callable[[Any], Any]) -> Any:
@@ -383,6 +398,14 @@ class Monitor:
                 )
             self._store_dropping = True
 
+    def _forked(self) -> None:
+        """In a child process made by ``fork``: new locks (another thread may have held one at the
+        fork) and an empty queue (the parent writes what it had queued, once)."""
+        self._lock = threading.RLock()
+        self._writing = threading.Lock()
+        self._pending.clear()
+        self._store_failing = self._store_dropping = False
+
     def report(self) -> dict[str, Any]:
         """The store's report plus this monitor's counters, after trying once more (:meth:`flush`) to
         write the events kept in memory."""
@@ -390,6 +413,62 @@ class Monitor:
         rep = self.store.report()
         with self._lock:
             return {**rep, "monitor": dict(self.stats), "pending": len(self._pending)}
+
+
+_LIVE: weakref.WeakSet[Monitor] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    """At interpreter exit, write what each monitor still holds (waiting up to its store's timeout),
+    and say how many events are lost when the store will not take them."""
+    for m in list(_LIVE):
+        with contextlib.suppress(Exception):  # exit must go on whatever the store does
+            if m._pending and m.flush():
+                log.warning(
+                    "monitor %r: %d event(s) could not be written to %s before exit and are lost",
+                    m.name, len(m._pending), m.store.path,
+                )  # fmt: skip
+
+
+def _reset_in_forked_child() -> None:
+    for m in list(_LIVE):
+        m._forked()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_in_forked_child)
+
+
+def top_probability(outputs: Any) -> np.ndarray | None:
+    """The model's confidence in each output row, read from its outputs, or None where they are not
+    scores: for (n, k) probabilities the top one; for (n, k) logits (values outside [0, 1]) the top
+    softmax probability; for (n, 1), ``max(p, 1 - p)`` of the probability (a sigmoid of a logit).
+    A tensor is reduced on its own device, so only n values are copied to the host."""
+    if hasattr(outputs, "detach") and hasattr(outputs, "softmax"):  # a torch tensor
+        t = outputs.detach()
+        if t.ndim != 2 or not t.is_floating_point() or t.shape[0] == 0:
+            return None
+        t = t.float()  # bfloat16 and float16 have no numpy counterpart worth keeping
+        probs = bool(((t >= 0) & (t <= 1)).all())
+        if t.shape[1] == 1:
+            p = t[:, 0] if probs else t[:, 0].sigmoid()
+            top = (p - 0.5).abs() + 0.5
+        else:
+            top = (t if probs else t.softmax(dim=1)).max(dim=1).values
+        return top.cpu().numpy().astype(np.float64)
+    arr = np.asarray(outputs)
+    if arr.ndim != 2 or arr.dtype.kind != "f" or arr.shape[0] == 0:
+        return None
+    arr = arr.astype(np.float64)
+    probs = bool(((arr >= 0) & (arr <= 1)).all())
+    if arr.shape[1] == 1:
+        p = arr[:, 0] if probs else 1.0 / (1.0 + np.exp(-arr[:, 0]))
+        return np.abs(p - 0.5) + 0.5
+    if probs:
+        return arr.max(axis=1)
+    z = np.exp(arr - arr.max(axis=1, keepdims=True))
+    return (z / z.sum(axis=1, keepdims=True)).max(axis=1)
 
 
 def _take(inputs: Any, rows: list[int]) -> Any:

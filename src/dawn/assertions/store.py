@@ -7,11 +7,14 @@ model's confidence and the time. SQLite is in the standard library, needs no ser
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+import weakref
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,8 +69,15 @@ class EventStore:
             )
         self.path = str(path)
         self.timeout = timeout
-        # one connection shared by every thread of a monitored service: each use holds this lock
+        # one writing connection shared by every thread of a monitored service: each use holds this
+        # lock; reports and queries read a file store through a connection of their own, so a long
+        # read never holds up a monitored prediction's write
         self._lock = threading.RLock()
+        self._read_lock = threading.RLock()
+        self._reader: sqlite3.Connection | None = None
+        self._read_only = read_only
+        self._inherited: list[sqlite3.Connection] = []  # a fork's copies: never used, never closed
+        _STORES.add(self)
         if read_only:
             p = Path(path)
             self.path = str(p)
@@ -86,6 +96,9 @@ class EventStore:
             self._conn = sqlite3.connect(self.path, timeout=timeout, check_same_thread=False)
             if self.path != ":memory:":
                 self._conn.execute("PRAGMA journal_mode=WAL")
+                # a reader holding a snapshot stops checkpoints from resetting the log; once it is
+                # done, the log is cut back to this size instead of keeping its largest
+                self._conn.execute(f"PRAGMA journal_size_limit = {64 * 1024 * 1024}")
             self._conn.executescript(_SCHEMA)
         except sqlite3.OperationalError as exc:  # permissions, a directory at the path, a read-only file
             raise DawnError(
@@ -115,8 +128,15 @@ class EventStore:
         rows = list(rows)
         if not rows:
             return 0
+        # another thread of this process writing (or reading an in-memory store) counts as a lock too
+        if not self._lock.acquire(timeout=-1 if timeout is None else max(timeout, 0.0)):
+            raise DawnError(
+                f"cannot write to event store {self.path}: busy in this process for {timeout:g} s",
+                "the events stay queued; they are written with a later batch",
+            )
         try:
-            with self._lock:
+            with contextlib.ExitStack() as held:
+                held.callback(self._lock.release)
                 if timeout is not None:
                     self._conn.execute(f"PRAGMA busy_timeout = {max(int(timeout * 1000), 0)}")
                 try:
@@ -153,15 +173,49 @@ class EventStore:
             ) from exc
         return len(rows)
 
+    @contextlib.contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A connection for reading, inside one read transaction: every query in the block sees the
+        same events, whatever other threads and processes write meanwhile."""
+        if self._read_only or self.path == ":memory:":  # an in-memory store has one connection
+            lock, conn = self._lock, self._conn
+        else:
+            lock = self._read_lock
+        with lock:
+            if lock is self._read_lock:
+                if self._reader is None:
+                    try:
+                        self._reader = sqlite3.connect(
+                            self.path, timeout=self.timeout, check_same_thread=False
+                        )
+                    except sqlite3.DatabaseError as exc:
+                        raise DawnError(
+                            f"event store {self.path} cannot be read: {exc}", "check the path"
+                        ) from exc
+                conn = self._reader
+            outer = not conn.in_transaction
+            try:
+                if outer:
+                    conn.execute("BEGIN")
+                yield conn
+            except sqlite3.DatabaseError as exc:
+                raise DawnError(
+                    f"event store {self.path} cannot be read: {exc}", "check that it is a dawn event store"
+                ) from exc
+            finally:
+                if outer and conn.in_transaction:
+                    conn.execute("COMMIT")
+
     def events(
         self,
         *,
         assertion: str | None = None,
-        since: float | None = None,
+        since: Any = None,
         kind: str | None = None,
         limit: int | None = None,
     ) -> pd.DataFrame:
-        """Events as a DataFrame, oldest first, optionally filtered."""
+        """Events as a DataFrame, oldest first, optionally filtered. ``since``: unix seconds, or a
+        datetime, ``pd.Timestamp`` or ISO string (a time without a zone is read as UTC)."""
         q = "SELECT " + ", ".join(COLUMNS) + " FROM events WHERE 1=1"
         args: list[object] = []
         if assertion is not None:
@@ -169,62 +223,102 @@ class EventStore:
             args.append(assertion)
         if since is not None:
             q += " AND ts >= ?"
-            args.append(since)
+            args.append(_unix_seconds(since))
         if kind is not None:
             q += " AND kind = ?"
             args.append(kind)
         q += " ORDER BY ts, id"
         if limit is not None:
             q += f" LIMIT {int(limit)}"
-        try:
-            with self._lock:
-                rows = self._conn.execute(q, args).fetchall()
-        except sqlite3.DatabaseError as exc:
-            raise DawnError(
-                f"event store {self.path} cannot be read: {exc}", "check that it is a dawn event store"
-            ) from exc
+        with self._snapshot() as conn:
+            rows = conn.execute(q, args).fetchall()
         return pd.DataFrame(rows, columns=COLUMNS)
 
     def counts(self) -> pd.DataFrame:
-        """Per assertion and kind: number of events, mean and max severity."""
-        ev = self.events()
-        if ev.empty:
-            return pd.DataFrame(columns=["assertion", "kind", "events", "mean_severity", "max_severity"])
-        g = ev.groupby(["assertion", "kind"], sort=True)["severity"]
-        return g.agg(events="size", mean_severity="mean", max_severity="max").reset_index()
+        """Per model, assertion and kind: number of events, mean and max severity."""
+        with self._snapshot() as conn:
+            rows = conn.execute(
+                "SELECT model, assertion, kind, COUNT(*), AVG(severity), MAX(severity) FROM events "
+                "GROUP BY model, assertion, kind ORDER BY model, assertion, kind"
+            ).fetchall()
+        return pd.DataFrame(
+            rows, columns=["model", "assertion", "kind", "events", "mean_severity", "max_severity"]
+        )
 
     def over_time(self, bucket_s: float = 60.0) -> pd.DataFrame:
-        """Firings per assertion per time bucket (bucket start in unix seconds)."""
-        ev = self.events(kind="fired")
-        if ev.empty:
-            return pd.DataFrame(columns=["bucket", "assertion", "events"])
-        ev["bucket"] = np.floor(ev["ts"] / bucket_s) * bucket_s
-        return ev.groupby(["bucket", "assertion"]).size().rename("events").reset_index()
+        """Firings per assertion per time bucket (bucket start in unix seconds, UTC)."""
+        with self._snapshot() as conn:
+            rows = conn.execute(
+                "SELECT CAST(ts / ? AS INTEGER) AS b, assertion, COUNT(*) FROM events "
+                "WHERE kind = 'fired' GROUP BY b, assertion ORDER BY b, assertion",
+                (float(bucket_s),),
+            ).fetchall()
+        out = pd.DataFrame(rows, columns=["bucket", "assertion", "events"])
+        out["bucket"] = out["bucket"].astype(np.float64) * float(bucket_s)
+        return out
 
-    def high_confidence(self, quantile: float = 0.75) -> pd.DataFrame:
-        """Firings whose model confidence is at or above the ``quantile`` of all recorded confidences:
-        the confident errors that uncertainty monitoring cannot see."""
-        ev = self.events(kind="fired").dropna(subset=["confidence"])
-        if ev.empty:
-            return ev
-        thr = float(np.quantile(ev["confidence"], quantile))
-        return ev[ev["confidence"] >= thr].sort_values("severity", ascending=False)
+    def high_confidence(self, quantile: float = 0.75, limit: int | None = None) -> pd.DataFrame:
+        """Firings whose model confidence is at or above the ``quantile`` of all recorded confidences
+        (linear interpolation, as ``np.quantile``), highest severity first: the confident errors that
+        uncertainty monitoring cannot see."""
+        fired = "FROM events WHERE kind = 'fired' AND confidence IS NOT NULL"
+        with self._snapshot() as conn:
+            (n,) = conn.execute(f"SELECT COUNT(*) {fired}").fetchone()
+            if not n:
+                return pd.DataFrame(columns=COLUMNS)
+            pos = quantile * (n - 1)
+            low = int(np.floor(pos))
+            pair = [
+                r[0]
+                for r in conn.execute(
+                    f"SELECT confidence {fired} ORDER BY confidence LIMIT 2 OFFSET ?", (low,)
+                )
+            ]
+            thr = pair[0] if len(pair) == 1 else pair[0] + (pos - low) * (pair[1] - pair[0])
+            q = f"SELECT {', '.join(COLUMNS)} {fired} AND confidence >= ? ORDER BY severity DESC, ts, id"
+            rows = conn.execute(q + ("" if limit is None else f" LIMIT {int(limit)}"), (thr,)).fetchall()
+        return pd.DataFrame(rows, columns=COLUMNS)
 
-    def report(self, *, bucket_s: float = 60.0, top: int = 20) -> dict[str, Any]:
-        """A JSON-ready summary: counts, firings over time, and the top high-confidence firings."""
-        with self._lock:  # one consistent snapshot while other threads keep recording
-            ev = self.events()
+    def report(self, *, bucket_s: float | None = None, top: int = 20) -> dict[str, Any]:
+        """A JSON-ready summary: counts, firings over time, and the top high-confidence firings, all
+        from one snapshot of the store and aggregated inside SQLite (a store of millions of events
+        reports in seconds). ``bucket_s`` None: 60 s, or the smallest of 5 min, 15 min, 1 h, 6 h,
+        1 day and 1 week that keeps the span to at most 1,000 buckets."""
+        with self._snapshot() as conn:
+            n, first, last = conn.execute("SELECT COUNT(*), MIN(ts), MAX(ts) FROM events").fetchone()
+            if bucket_s is None:
+                span = (last - first) if n else 0.0
+                bucket_s = next((b for b in _BUCKETS if span / b <= 1000), _BUCKETS[-1])
             return {
                 "store": self.path,
-                "events": int(len(ev)),
-                "first_ts": float(ev["ts"].min()) if len(ev) else None,
-                "last_ts": float(ev["ts"].max()) if len(ev) else None,
+                "events": int(n),
+                "first_ts": None if first is None else float(first),
+                "last_ts": None if last is None else float(last),
+                "bucket_s": float(bucket_s),
                 "counts": self.counts().to_dict("records"),
                 "over_time": self.over_time(bucket_s).to_dict("records"),
-                "high_confidence": self.high_confidence().head(top).to_dict("records"),
+                "high_confidence": self.high_confidence(limit=top).to_dict("records"),
             }
 
+    def _forked(self) -> None:
+        """In a child process made by ``fork``: the parent's SQLite connections must not be used
+        there (nor closed: closing could end the parent's locks and log), so new ones are opened."""
+        self._lock, self._read_lock = threading.RLock(), threading.RLock()
+        if self.path == ":memory:":
+            return  # the child's copy of an in-memory store is its own
+        self._inherited += [c for c in (self._conn, self._reader) if c is not None]
+        self._reader = None
+        with contextlib.suppress(sqlite3.Error, DawnError):  # an unusable store fails at first use
+            if self._read_only:
+                self._conn = _connect_read_only(Path(self.path), self.timeout)
+            else:
+                self._conn = sqlite3.connect(self.path, timeout=self.timeout, check_same_thread=False)
+
     def close(self) -> None:
+        with self._read_lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
         with self._lock:
             self._conn.close()
 
@@ -294,13 +388,50 @@ def _open_store(uri: str, p: Path, timeout: float) -> sqlite3.Connection:
     return conn
 
 
+_STORES: weakref.WeakSet[EventStore] = weakref.WeakSet()
+
+
+def _reset_in_forked_child() -> None:
+    for store in list(_STORES):
+        store._forked()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_in_forked_child)
+
+_BUCKETS = (60.0, 300.0, 900.0, 3600.0, 6 * 3600.0, 86400.0, 7 * 86400.0)
+
+
+def _unix_seconds(when: Any) -> float:
+    """``when`` as unix seconds: a number as it is; a datetime, ``pd.Timestamp``, ``np.datetime64``
+    or ISO string as that instant (UTC when it names no zone)."""
+    if isinstance(when, int | float | np.integer | np.floating) and not isinstance(when, bool):
+        return float(when)
+    if isinstance(when, str | datetime.datetime | datetime.date | pd.Timestamp | np.datetime64):
+        try:
+            t = pd.Timestamp(when)
+        except (ValueError, TypeError) as exc:
+            raise DawnError(
+                f"since={when!r} is not a time", "pass unix seconds or e.g. '2024-03-10T06:00Z'"
+            ) from exc
+        if t is pd.NaT:
+            raise DawnError(f"since={when!r} is not a time", "pass unix seconds or a timestamp")
+        return float((t.tz_localize("UTC") if t.tzinfo is None else t).timestamp())
+    raise DawnError(
+        f"since={when!r} is a {type(when).__name__}, not a time", "pass unix seconds, a datetime or a string"
+    )
+
+
 def now() -> float:
     return time.time()
 
 
-def store_section(store: EventStore, *, bucket_s: float = 60.0, top: int = 20) -> Any:
+def store_section(
+    store: EventStore, *, bucket_s: float | None = None, top: int = 20, report: dict[str, Any] | None = None
+) -> Any:
     """The store's report as a :class:`dawn.core.report.Section` (counts, high-confidence firings and
-    a plot of firings over time), for an HTML report."""
+    a plot of firings over time), for an HTML report; ``report``: one :meth:`EventStore.report`
+    already made, so that the page shows the same snapshot."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -308,7 +439,8 @@ def store_section(store: EventStore, *, bucket_s: float = 60.0, top: int = 20) -
 
     from dawn.core.report import Headline, Section
 
-    rep = store.report(bucket_s=bucket_s, top=top)
+    rep = report if report is not None else store.report(bucket_s=bucket_s, top=top)
+    bucket_s = rep.get("bucket_s", bucket_s or 60.0)
     fired = sum(r["events"] for r in rep["counts"] if r["kind"] == "fired")
     errors = sum(r["events"] for r in rep["counts"] if r["kind"] == "error")
     sec = Section(
@@ -325,6 +457,7 @@ def store_section(store: EventStore, *, bucket_s: float = 60.0, top: int = 20) -
         for name, g in ot.groupby("assertion"):
             ax.plot(pd.to_datetime(g["bucket"], unit="s"), g["events"], marker=".", label=str(name))
         ax.set_ylabel(f"firings per {bucket_s:g} s")
+        ax.set_xlabel("time (UTC)")
         ax.legend(fontsize=7)
         fig.autofmt_xdate()
         sec.add_figure("Firings over time", fig)

@@ -16,7 +16,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     r = verbs.add_parser("report", help="summarise an event store written by a Monitor")
     r.add_argument("store", help="the SQLite file the monitor wrote")
-    r.add_argument("--bucket", type=float, default=60.0, help="seconds per bucket of firings over time")
+    r.add_argument(
+        "--bucket",
+        type=float,
+        default=None,
+        help="seconds per bucket of firings over time (default: 60, widened to keep at most 1,000 buckets)",
+    )
     r.add_argument("--top", type=int, default=20, help="how many high-confidence firings to list")
     r.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     r.add_argument("--html", metavar="DIR", help="also write DIR/index.html and DIR/report.json")
@@ -59,7 +64,7 @@ def _check_report_args(args: argparse.Namespace) -> None:
     """A :class:`DawnError` for a bucket or top that would give a meaningless report."""
     from dawn.core.errors import DawnError
 
-    if not math.isfinite(args.bucket) or args.bucket <= 0:
+    if args.bucket is not None and (not math.isfinite(args.bucket) or args.bucket <= 0):
         raise DawnError(
             f"--bucket {args.bucket} is not a positive number of seconds", "pass e.g. --bucket 60"
         )
@@ -80,7 +85,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         if args.html:
             from dawn.core.report import Report
 
-            section = store_section(store, bucket_s=args.bucket, top=args.top)
+            section = store_section(store, report=rep)
             Report("dawn assertions report", sections=[section]).write(args.html)
     if args.format == "json":
         from dawn.core.io import to_jsonable
@@ -89,9 +94,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(json.dumps(to_jsonable(rep), indent=2, default=str, allow_nan=False))
         return 0
     print(f"{rep['store']}: {rep['events']} event(s)")
+    several = len({row["model"] for row in rep["counts"]}) > 1  # monitors of several models share it
     for row in rep["counts"]:
+        model = f"{row['model']:<16} " if several else ""
         print(
-            f"  {row['assertion']:<28} {row['kind']:<7} {row['events']:>8}  "
+            f"  {model}{row['assertion']:<28} {row['kind']:<7} {row['events']:>8}  "
             f"mean severity {row['mean_severity']:.3g}  max {row['max_severity']:.3g}"
         )
     if rep["high_confidence"]:
