@@ -721,3 +721,11 @@ def test_a_forked_child_does_not_write_its_parents_queue_again(tmp_path: Path) -
     assert os.waitstatus_to_exitcode(status) == 0
     assert mon.flush() == 0
     assert len(EventStore.open_existing(path).events()) == 10  # 7 + 3, not 7 twice
+
+
+def test_the_torch_overhead_experiment_runs_on_the_cpu() -> None:
+    from dawn.assertions.experiments.overhead import torch_monitor
+
+    r = torch_monitor("cpu", batch=8, repeats=2, inner=2)
+    assert set(r["us_per_batch"]) == {"bare", "monitored", "host_confidence_every_batch"}
+    assert all(v > 0 for v in r["us_per_batch"].values())

@@ -125,3 +125,74 @@ def wrapping(repeats: int = 15, batch: int = 32, seed: int = 0) -> dict[str, flo
         "predict_ms": c2.timings["bare"].median / (inner // 10) * 1e3,
         "firing_rate": float(saturated(out, None).mean()),
     }
+
+
+def torch_monitor(
+    device: str = "cpu", *, batch: int = 256, repeats: int = 15, inner: int = 50
+) -> dict[str, Any]:
+    """What a :class:`Monitor` adds to a ``torch.nn.Module`` on ``device`` (e.g. ``"cuda"``).
+
+    A Linear(512 -> 1000) classifier (logits) on a batch of ``batch`` inputs, under ``torch.no_grad``,
+    with one assertion that never fires. Side by side: the bare module; the monitored module (its
+    default confidence, computed only when an assertion fires); and the monitor with a confidence
+    that copies every output to the host on every batch (how the default worked before, and still
+    how a ``confidence=`` callback that reads ``outputs.cpu()`` works). Every timed call ends with a
+    device synchronisation, so each figure is a whole prediction. Microseconds per batch.
+    """
+    import torch
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(512, 1000).to(device).eval()
+    x = torch.randn(batch, 512, device=device)
+    never = FunctionAssertion(lambda o, i: (o[:, 0] > 1e9).cpu().numpy(), name="never")
+    lazy = Monitor(model, [never])
+    eager = Monitor(model, [never], confidence=lambda i, o: o.detach().cpu().numpy().max(axis=1))
+
+    def sync() -> None:
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+
+    def timed(fn: Any) -> Any:
+        def run() -> None:
+            with torch.no_grad():
+                for _ in range(inner):
+                    fn(x)
+            sync()
+
+        return run
+
+    cmp = compare(
+        {
+            "bare": timed(model),
+            "monitored": timed(lazy.predict),
+            "host_confidence_every_batch": timed(_eager_confidence(eager)),
+        },
+        warmup=2,
+        repeats=repeats,
+    )
+    per = {k: v.median / inner * 1e6 for k, v in cmp.timings.items()}
+    return {
+        "device": device,
+        "batch": batch,
+        "us_per_batch": per,
+        "monitor_overhead_us": per["monitored"] - per["bare"],
+        "host_confidence_overhead_us": per["host_confidence_every_batch"] - per["bare"],
+    }
+
+
+def _eager_confidence(mon: Monitor) -> Any:
+    """``mon.predict`` that also reads the confidence on every batch, as the monitor once did."""
+
+    def predict(x: Any) -> Any:
+        out = mon.predict(x)
+        mon._confidence(x, out, len(x))
+        return out
+
+    return predict
+
+
+if __name__ == "__main__":  # python -m dawn.assertions.experiments.overhead [cuda]
+    import json
+    import sys
+
+    print(json.dumps(torch_monitor(sys.argv[1] if len(sys.argv) > 1 else "cpu"), indent=2))
