@@ -699,3 +699,28 @@ def test_streaming_batches_cut_inside_a_frame_match_the_batch_with_complete_fals
         s.update(part.iloc[:1])
         with pytest.raises(DawnError, match="complete=False"):
             s.update(part.iloc[1:])
+
+
+def test_a_stream_that_goes_on_after_a_flush_begins_anew() -> None:
+    """After flush() the stream has forgotten what came before: a track seen since frame 0 and
+    continuing past the flush is cut off by the new start, not a brief appearance."""
+    walker = pd.DataFrame(
+        [(f, 10.0 + 5 * f, 50.0, 70.0 + 5 * f, 170.0, 2.0) for f in range(6)],
+        columns=["frame", "x1", "y1", "x2", "y2", "score"],
+    )
+    s = Streaming(Appear())
+    got = []
+    for f in range(4):
+        got += s.update(walker[walker["frame"] == f], last_time=f).flagged().index.tolist()
+    got += s.flush().flagged().index.tolist()
+    for f in range(4, 30):
+        got += s.update(walker[walker["frame"] == f], last_time=f).flagged().index.tolist()
+    got += s.flush().flagged().index.tolist()
+    assert got == []
+
+
+def test_tensor_severities_of_any_float_type() -> None:
+    import torch
+
+    a = FunctionAssertion(lambda o, i: torch.as_tensor(o, dtype=torch.bfloat16), name="bf16")
+    assert a.check(np.array([0.0, 2.0])).severity.tolist() == [0.0, 2.0]

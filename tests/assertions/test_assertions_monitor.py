@@ -729,3 +729,21 @@ def test_the_torch_overhead_experiment_runs_on_the_cpu() -> None:
     r = torch_monitor("cpu", batch=8, repeats=2, inner=2)
     assert set(r["us_per_batch"]) == {"bare", "monitored", "host_confidence_every_batch"}
     assert all(v > 0 for v in r["us_per_batch"].values())
+
+
+def test_over_time_floors_times_before_the_epoch_and_forks_leave_closed_stores_closed(tmp_path: Path) -> None:
+    import os
+
+    store = EventStore()
+    store.record(
+        [(-30.0, "m", "1", "a", 1.0, None, "fired", None), (30.0, "m", "2", "a", 1.0, None, "fired", None)]
+    )
+    assert store.over_time(60.0)["bucket"].tolist() == [-60.0, 0.0]
+    path = tmp_path / "closed.sqlite"
+    EventStore(path).close()
+    path.unlink()
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert not path.exists()  # the child did not reopen (and so recreate) the closed store

@@ -458,6 +458,8 @@ def test_predict_one_reads_a_dataframe_row_with_its_column_dtypes(tmp_path) -> N
         # a record, as a JSON request gives it (the user id as a float, too)
         assert got == [model.predict_one(X.iloc[i].to_dict()) for i in range(1800, 1830)]
         assert got[0] == model.predict_one({k: [v] for k, v in X.iloc[1800].to_dict().items()})
+        backwards = dict(reversed(list(X.iloc[1801].to_dict().items())))  # a record's key order is free
+        assert got[1] == model.predict_one(backwards)
     with pytest.raises(DawnError, match="a dict of several rows"):
         opt.predict_one(X.iloc[:2].to_dict(orient="list"))
 

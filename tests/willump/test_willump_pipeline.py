@@ -305,3 +305,37 @@ def test_sklearn_unions_with_pandas_output_pass_the_column_check() -> None:
         pipe = Pipeline.from_sklearn(sk)
         pipe.check_feature_names(df[:1])
         np.testing.assert_allclose(pipe.predict_proba(df), sk.predict_proba(df))
+
+
+def test_code_digests_are_the_same_in_every_process() -> None:
+    """A set literal compiles to a frozenset constant whose repr order follows string hashing, which
+    differs from process to process: the digest must not."""
+    import subprocess
+    import sys
+
+    code = (
+        "from dawn.willump.pipeline import code_digest\n"
+        "def f(X):\n    return [x in {'alpha', 'beta', 'gamma', 'delta'} for x in X]\n"
+        "print(code_digest(f))"
+    )
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+            env={**__import__("os").environ, "PYTHONHASHSEED": str(seed)},
+        ).stdout.strip()
+        for seed in (1, 2, 3)
+    }  # fmt: skip
+    assert len(digests) == 1
+
+
+def test_the_users_equal_filter_behind_an_error_filter_does_not_silence_the_warning(binary_data) -> None:
+    import warnings
+
+    X, y = binary_data
+    df = pd.DataFrame(X, columns=list("abcde"))
+    model = LogisticRegression().fit(df[:2000], y[:2000])
+    pipe = Pipeline({"cheap": lambda Z: Z[["a", "b"]], "rest": lambda Z: Z[["c", "d", "e"]]}, model)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "X does not have valid feature names", UserWarning)
+        warnings.simplefilter("error", UserWarning)  # now in front of the user's ignore
+        assert len(pipe.predict(df[:5])) == 5  # dawn's own entry goes in front and silences it

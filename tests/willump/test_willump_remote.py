@@ -248,7 +248,9 @@ def test_a_saved_plan_names_changed_group_code_and_widths(redis_url: str, tmp_pa
         sys.modules.pop("groups_mod", None)
         mod.write_text("def local(X):\n    return X[['x', 'x']].to_numpy()\n")  # two columns now
         back = OptimizedPipeline.load(tmp_path / "p.willump")
-        with pytest.raises(DawnError, match="group 'local' returned 2 columns, where it returned 1 before"):
+        with pytest.raises(
+            DawnError, match="group 'local' returned 2 columns, where it returned 1 when the plan"
+        ):
             back.predict(X)
         sys.modules.pop("groups_mod", None)
         mod.write_text("def renamed(X):\n    return X[['x']].to_numpy()\n")
@@ -257,3 +259,44 @@ def test_a_saved_plan_names_changed_group_code_and_widths(redis_url: str, tmp_pa
     finally:
         sys.path.remove(str(tmp_path))
         sys.modules.pop("groups_mod", None)
+
+
+def test_a_deadline_serves_cached_keys_and_counts_each_nan_row_once() -> None:
+    """A Redis that stops answering (SIGSTOP) mid-service: at the deadline the call is answered from
+    the cache where it can, NaN elsewhere, and those rows are counted once, whether the abandoned
+    lookup later fails or gets its answer."""
+    import os
+    import signal
+
+    from dawn.willump.remote import RedisServer
+
+    with RedisServer() as srv:
+        upload_table(srv.url, "d:", pd.DataFrame({"f": [1.0, 2.0, 3.0]}, index=[1, 2, 3]))
+        group = RedisFeature(srv.url, "d:", "key", 1, cache_size=10, on_error="nan", timeout=0.3)
+        pipe = Pipeline({"user": group}, LogisticRegression())
+        pipe.compute(pd.DataFrame({"key": [1]}))  # key 1 is cached now
+        os.kill(srv.proc.pid, signal.SIGSTOP)
+        try:
+            block = pipe.compute(pd.DataFrame({"key": [1, 2, 2, 3]}))["user"][:, 0]
+        finally:
+            os.kill(srv.proc.pid, signal.SIGCONT)
+        assert block[0] == 1.0 and np.isnan(block[1:]).all()
+        assert group.failures == 3
+        pipe.close()  # waits for the abandoned lookup, which fails or answers late
+        assert group.failures == 3
+        np.testing.assert_array_equal(pipe.compute(pd.DataFrame({"key": [2, 3]}))["user"][:, 0], [2.0, 3.0])
+        pipe.close()
+
+
+def test_a_pipeline_that_is_not_optimised_may_have_its_groups_refitted() -> None:
+    """Widths are fixed by optimize() (what a plan was made for), not by the first call: a plain
+    pipeline whose vocabulary is refitted on new text, with its model, keeps working."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    words = CountVectorizer().fit(["good film", "bad film"])
+    pipe = Pipeline({"words": words}, LogisticRegression())
+    pipe.model.fit(pipe.transform(["good film", "bad film"]), [1, 0])
+    pipe.predict(["good"])
+    words.fit(["good film", "bad film", "great plot"])  # a new day's vocabulary: more columns
+    pipe.model.fit(pipe.transform(["good film", "bad film", "great plot"]), [1, 0, 1])
+    assert len(pipe.predict(["great"])) == 1

@@ -113,7 +113,7 @@ class FunctionAssertion(Assertion):
         if isinstance(out, tuple):
             out, corrections = out
         if hasattr(out, "detach") and hasattr(out, "cpu"):  # a torch tensor, perhaps on a GPU
-            out = out.detach().cpu().numpy()
+            out = out.detach().float().cpu().numpy()  # float: numpy has no bfloat16
         sev = np.asarray(out, dtype=np.float64).reshape(-1)
         n = n_items(outputs)
         if sev.shape[0] != n:
@@ -328,6 +328,8 @@ class Streaming:
         self._emitted_upto = self._last_time  # a stream that goes on after a flush starts past it
         self._buffer = None
         self._labels.clear()
+        # ... and begins anew: what it held before is gone, so its start may cut tracks off again
+        self._first_row, self._first_time = None, None
         return res
 
     def _emit(self, buf: pd.DataFrame, final_upto: float) -> AssertionResult:

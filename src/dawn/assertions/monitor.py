@@ -108,8 +108,9 @@ class Monitor:
         through a softmax, or one sigmoid column), else unknown.
     ids : callable or None
         ``ids(inputs) -> (n,) ids``; default the index of a DataFrame input, else running numbers.
-        Running numbers start at 0 in every process (a forked worker too): give ``ids`` or a
-        ``name`` per process when several write to one store.
+        Running numbers are counted per process (a forked worker goes on from its parent's count,
+        as its parent does), so processes repeat each other's: give ``ids`` or a ``name`` per
+        process when several write to one store.
     name : str
         The model's name in the store.
     seed : int

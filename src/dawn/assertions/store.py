@@ -77,6 +77,7 @@ class EventStore:
         self._reader: sqlite3.Connection | None = None
         self._read_only = read_only
         self._inherited: list[sqlite3.Connection] = []  # a fork's copies: never used, never closed
+        self._closed = False
         _STORES.add(self)
         if read_only:
             p = Path(path)
@@ -249,9 +250,11 @@ class EventStore:
         """Firings per assertion per time bucket (bucket start in unix seconds, UTC)."""
         with self._snapshot() as conn:
             rows = conn.execute(
-                "SELECT CAST(ts / ? AS INTEGER) AS b, assertion, COUNT(*) FROM events "
-                "WHERE kind = 'fired' GROUP BY b, assertion ORDER BY b, assertion",
-                (float(bucket_s),),
+                # floor(ts / bucket): CAST truncates toward zero, one too high below zero
+                "SELECT CAST(ts / :b AS INTEGER) - (ts < 0 AND CAST(ts / :b AS INTEGER) <> ts / :b) AS k, "
+                "assertion, COUNT(*) FROM events WHERE kind = 'fired' "
+                "GROUP BY k, assertion ORDER BY k, assertion",
+                {"b": float(bucket_s)},
             ).fetchall()
         out = pd.DataFrame(rows, columns=["bucket", "assertion", "events"])
         out["bucket"] = out["bucket"].astype(np.float64) * float(bucket_s)
@@ -283,7 +286,7 @@ class EventStore:
         """A JSON-ready summary: counts, firings over time, and the top high-confidence firings, all
         from one snapshot of the store and aggregated inside SQLite (a store of millions of events
         reports in seconds). ``bucket_s`` None: 60 s, or the smallest of 5 min, 15 min, 1 h, 6 h,
-        1 day and 1 week that keeps the span to at most 1,000 buckets."""
+        1 day and 1 week that keeps the span to about 1,000 buckets (at most 1,002)."""
         with self._snapshot() as conn:
             n, first, last = conn.execute("SELECT COUNT(*), MIN(ts), MAX(ts) FROM events").fetchone()
             if bucket_s is None:
@@ -304,8 +307,8 @@ class EventStore:
         """In a child process made by ``fork``: the parent's SQLite connections must not be used
         there (nor closed: closing could end the parent's locks and log), so new ones are opened."""
         self._lock, self._read_lock = threading.RLock(), threading.RLock()
-        if self.path == ":memory:":
-            return  # the child's copy of an in-memory store is its own
+        if self.path == ":memory:" or self._closed:
+            return  # the child's copy of an in-memory store is its own; a closed one stays closed
         self._inherited += [c for c in (self._conn, self._reader) if c is not None]
         self._reader = None
         with contextlib.suppress(sqlite3.Error, DawnError):  # an unusable store fails at first use
@@ -315,6 +318,7 @@ class EventStore:
                 self._conn = sqlite3.connect(self.path, timeout=self.timeout, check_same_thread=False)
 
     def close(self) -> None:
+        self._closed = True
         with self._read_lock:
             if self._reader is not None:
                 self._reader.close()

@@ -379,6 +379,7 @@ def optimize(
     failures_before = pipeline.remote_failures()
     pipeline.check_feature_names(take(X_val, np.arange(1)))  # a model fitted on a DataFrame: its columns
     blocks = _given_blocks(pipeline, blocks_val, n) if blocks_val is not None else pipeline.compute(X_val)
+    pipeline.fix_widths(blocks)  # what the plan is made for: another width later is refused
     _check_no_remote_failures(pipeline, failures_before)
     _check_finite(blocks)  # before the model sees them: its own error would not name the group
     feats = pipeline.assemble(blocks)

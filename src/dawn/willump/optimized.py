@@ -165,7 +165,9 @@ class OptimizedPipeline:
         one = {k: v[0] if isinstance(v, list | tuple) and len(v) == 1 else v for k, v in x.items()}
         if any(isinstance(v, list | tuple | np.ndarray) for v in one.values()):
             raise DawnError("predict_one got a dict of several rows", "pass one record, or use predict()")
-        return _in_dtypes(pd.DataFrame([one]), raw["dtypes"])
+        row = pd.DataFrame([one])
+        saved = [c for c in raw["dtypes"] if c in row.columns]  # a record's keys have no order that counts
+        return _in_dtypes(row[saved + [c for c in row.columns if c not in raw["dtypes"]]], raw["dtypes"])
 
     def _string_input(self, x: str) -> list[str]:
         """A single string passed to predict_one, as a one-item batch: what a pipeline that reads raw

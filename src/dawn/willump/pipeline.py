@@ -24,6 +24,7 @@ from sklearn.exceptions import NotFittedError
 
 from dawn.core.errors import DawnError
 from dawn.willump._blocks import as_block, hstack, n_rows
+from dawn.willump.remote import LookupCall
 
 Block = Any  # a 2-D float ndarray or a scipy CSR matrix
 
@@ -42,11 +43,11 @@ _QUIET_ENTRY = ("ignore", re.compile(_NO_NAMES_WARNING, re.I), UserWarning, None
 
 def _set_quiet(on: bool) -> None:
     """Remove every copy of :data:`_QUIET_ENTRY` from the warning filters, then (``on``) put one in
-    front unless the user's own equal filter already does its work."""
+    front unless the user's own equal filter is in front already (behind others it may not apply)."""
     filters: list[Any] = warnings.filters  # type: ignore[assignment]  # a list at run time
     for i in reversed([i for i, f in enumerate(filters) if f is _QUIET_ENTRY]):
         del filters[i]
-    if on and _QUIET_ENTRY not in filters:
+    if on and not (filters and filters[0] == _QUIET_ENTRY):  # the user's equal one may lead already
         filters.insert(0, _QUIET_ENTRY)
     mutated = getattr(warnings, "_filters_mutated", None)  # invalidates the warnings' caches
     if mutated is not None:
@@ -87,6 +88,13 @@ def code_digest(fn: Any) -> str | None:
         return None
     h = hashlib.sha256()
 
+    def text(k: Any) -> str:  # a constant's text, the same in every process
+        if isinstance(k, frozenset):  # (x in {"a", "b"}): its repr's order follows string hashing
+            return "frozenset(" + ",".join(sorted(map(text, k))) + ")"
+        if isinstance(k, tuple):
+            return "(" + ",".join(map(text, k)) + ")"
+        return repr(k)
+
     def add(c: types.CodeType) -> None:
         h.update(c.co_code)
         h.update(repr(c.co_names).encode())
@@ -94,7 +102,7 @@ def code_digest(fn: Any) -> str | None:
             if isinstance(k, types.CodeType):
                 add(k)
             else:
-                h.update(repr(k).encode())
+                h.update(text(k).encode())
 
     add(code)
     return h.hexdigest()[:16]
@@ -246,45 +254,57 @@ class Pipeline:
         n = n_rows(X)
         futures: dict[str, Future[Any]] = {}
         issued = time.monotonic()
+        calls: dict[str, LookupCall] = {}
         for name in names:
-            if is_remote(self.features[name]):
-                futures[name] = self._executor().submit(self._fns[name], X)
+            group = self.features[name]
+            if is_remote(group):
+                if hasattr(group, "timed_out"):  # a group with a deadline gets a handle on its call
+                    calls[name] = LookupCall()
+                    with_call: Callable[..., Any] = self._fns[name]
+                    futures[name] = self._executor().submit(with_call, X, calls[name])
+                else:
+                    futures[name] = self._executor().submit(self._fns[name], X)
         out: dict[str, Block] = {}
         for name in names:
             if name not in futures:
                 out[name] = self._same_width(name, as_block(_run_group(name, self._fns[name], X), name, n))
         for name, fut in futures.items():
-            out[name] = self._same_width(name, as_block(self._remote_result(name, fut, X, issued), name, n))
+            block = self._remote_result(name, fut, X, issued, calls.get(name))
+            out[name] = self._same_width(name, as_block(block, name, n))
         return out
 
+    def fix_widths(self, blocks: Mapping[str, Block]) -> None:
+        """Remember each group's number of columns (``optimize`` calls it with the blocks it measured
+        and certified on): a group that later returns another number is refused."""
+        self._widths = {name: int(b.shape[1]) for name, b in blocks.items()}
+
     def _same_width(self, name: str, block: Block) -> Block:
-        """``block``, unless the group returned another number of columns before (a saved plan keeps
-        the widths its costs and thresholds were measured with): a group whose code changed since."""
-        if block.shape[0]:
-            widths = self.__dict__.setdefault("_widths", {})  # absent from plans saved before it
-            first = widths.setdefault(name, block.shape[1])
-            if block.shape[1] != first:
-                raise DawnError(
-                    f"feature group {name!r} returned {block.shape[1]} columns, where it returned "
-                    f"{first} before (when the plan was measured, for a loaded plan)",
-                    "a group must return the same columns on every call; if its code changed since "
-                    "optimize(), optimise again",
-                )
+        """``block``, unless it has another number of columns than when the plan was made
+        (:meth:`fix_widths`): a group whose code, or fitted vocabulary, changed since."""
+        want = self.__dict__.get("_widths", {}).get(name)  # absent before optimize (and in old plans)
+        if want is not None and block.shape[0] and block.shape[1] != want:
+            raise DawnError(
+                f"feature group {name!r} returned {block.shape[1]} columns, where it returned {want} "
+                "when the plan was made",
+                "if the group or the model changed since optimize() (new code, a refitted vocabulary), "
+                "optimise again",
+            )
         return block
 
-    def _remote_result(self, name: str, fut: Future[Any], X: Any, issued: float) -> Any:
+    def _remote_result(
+        self, name: str, fut: Future[Any], X: Any, issued: float, call: LookupCall | None
+    ) -> Any:
         """A remote group's block, waiting at most the group's ``timeout`` from when it was issued
         (time queued behind other calls' hung lookups included); then the group's own policy."""
         group = self.features[name]
         limit = getattr(group, "timeout", None)
-        if limit is None or not hasattr(group, "timed_out"):
+        if limit is None or call is None:
             return _run_group(name, fut.result)
         done, _ = wait([fut], timeout=max(0.0, issued + limit - time.monotonic()))
-        if done:
+        if done or not call.abandon():  # finished, or finishing: its answer stands
             return _run_group(name, fut.result)
-        # a lookup that never started is cancelled and its rows counted here; one still running
-        # counts its own rows if it fails
-        return group.timed_out(X, count=fut.cancel())
+        fut.cancel()  # a lookup still queued never runs
+        return _run_group(name, group.timed_out, X)
 
     def assemble(self, blocks: Mapping[str, Block]) -> Block:
         """The model input: all groups' blocks in pipeline order."""

@@ -113,6 +113,32 @@ def upload_table(url: str, prefix: str, table: Any, *, chunk: int = 2000) -> int
     return len(keys)
 
 
+class LookupCall:
+    """One call's lookups as the pipeline hands them to a worker thread: the pipeline may abandon the
+    call at its deadline, or the worker finish it, whichever comes first, so that the rows a failed
+    call serves NaN for are counted exactly once (by :meth:`RedisFeature.timed_out` or the worker)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._state = "running"
+
+    def finish(self) -> bool:
+        """The worker is done; False when the pipeline abandoned the call first."""
+        with self._lock:
+            if self._state == "abandoned":
+                return False
+            self._state = "finished"
+            return True
+
+    def abandon(self) -> bool:
+        """The pipeline gives up waiting; False when the worker finished first (its answer stands)."""
+        with self._lock:
+            if self._state == "finished":
+                return False
+            self._state = "abandoned"
+            return True
+
+
 class RedisFeature:
     """A feature group that looks up one packed float32 row per input key in Redis.
 
@@ -181,7 +207,18 @@ class RedisFeature:
             out.extend(part)
         return out
 
-    def __call__(self, X: Any) -> np.ndarray:
+    def __call__(self, X: Any, call: LookupCall | None = None) -> np.ndarray:
+        """One packed row per input key (NaN rows for missing keys). ``call``: the pipeline's handle
+        on this call, which it may abandon at its deadline (:meth:`timed_out` then answers for it)."""
+        return self._lookup(X, call=call, fetch=True)
+
+    def timed_out(self, X: Any) -> np.ndarray:
+        """The answer for a call whose lookups did not come back within ``timeout``: the rows whose keys
+        the cache holds, NaN for the rest (counted in ``failures``), or a :class:`DawnError` with
+        ``on_error="raise"``. The abandoned lookup, if it is still running, counts nothing itself."""
+        return self._lookup(X, call=None, fetch=False)
+
+    def _lookup(self, X: Any, *, call: LookupCall | None, fetch: bool) -> np.ndarray:
         keys = X[self.key_column].to_numpy()
         absent = np.asarray(pd.isna(keys), dtype=bool)
         try:
@@ -206,18 +243,24 @@ class RedisFeature:
             todo = np.arange(len(uniq))
         if len(todo):
             wanted = [uniq[i] for i in todo]
-            try:
-                got = self._fetch(wanted)
-            except DawnError:
-                raise
-            except Exception as exc:
-                self._client = None
-                self._failed(f"is unreachable ({type(exc).__name__})", int(np.isin(inverse, todo).sum()), exc)
-                got = [None] * len(todo)
+            n_failed = int(np.isin(inverse, todo).sum())  # rows served NaN if these keys fail
+            got: list[bytes | None] = [None] * len(todo)
+            if not fetch:
+                self._failed(f"did not answer within {self.timeout:g} s", n_failed)
             else:
-                if getattr(self, "_failing", False):
-                    log.warning("Redis at %s answers again (keys %s*)", self.url, self.prefix)
-                self._failing = False
+                try:
+                    got = self._fetch(wanted)
+                except DawnError:
+                    raise
+                except Exception as exc:
+                    self._client = None
+                    # a call the pipeline has given up on was answered (and counted) by timed_out
+                    if call is None or call.finish():
+                        self._failed(f"is unreachable ({type(exc).__name__})", n_failed, exc)
+                else:
+                    if getattr(self, "_failing", False):
+                        log.warning("Redis at %s answers again (keys %s*)", self.url, self.prefix)
+                    self._failing = False
             # one decode for the whole batch: absent keys become NaN rows
             nan_row = np.full(width, np.nan, dtype=np.float32).tobytes()
             parts = [nan_row if raw is None else raw for raw in got]
@@ -229,10 +272,12 @@ class RedisFeature:
                 )
             fetched = np.frombuffer(b"".join(parts), dtype=np.float32).reshape(len(todo), width)
             rows[todo] = fetched
-            if self.cache.maxsize > 0:
+            if self.cache.maxsize > 0:  # a late answer to an abandoned call still fills the cache
                 for j, (k, raw) in enumerate(zip(wanted, got, strict=True)):
                     if raw is not None:
                         self.cache.put(k, fetched[j].copy())
+        if call is not None:
+            call.finish()
         out = np.full((len(keys), width), np.nan)  # rows without a key get NaN features, no lookup
         out[~absent] = rows[inverse]
         return out
@@ -252,14 +297,6 @@ class RedisFeature:
                 self.url, what, self.prefix,
             )  # fmt: skip
         self._failing = True
-
-    def timed_out(self, X: Any, *, count: bool = True) -> np.ndarray:
-        """A call whose lookups did not answer within ``timeout``: raise (``on_error="raise"``) or NaN
-        features for every row (counted in ``failures`` when ``count``; a lookup still running counts
-        its own rows if it fails)."""
-        n = len(X)
-        self._failed(f"did not answer within {self.timeout:g} s", n if count else 0)
-        return np.full((n, self.n_features), np.nan)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
