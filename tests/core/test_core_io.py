@@ -63,3 +63,22 @@ def _current_umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def test_a_write_removes_temporaries_a_killed_write_left_a_day_ago(tmp_path):
+    import os
+    import time
+
+    target = tmp_path / "plan.willump"
+    stale = tmp_path / ".plan.willump.abc123.tmp"  # what a SIGKILL mid-write leaves
+    fresh = tmp_path / ".plan.willump.def456.tmp"  # another process writing right now
+    other = tmp_path / ".other.json.xyz.tmp"
+    for p in (stale, fresh, other):
+        p.write_bytes(b"partial")
+    day_ago = time.time() - 25 * 3600
+    for p in (stale, other):
+        os.utime(p, (day_ago, day_ago))
+    with atomic_write(target) as fh:
+        fh.write("whole")
+    assert target.read_text() == "whole"
+    assert not stale.exists() and fresh.exists() and other.exists()

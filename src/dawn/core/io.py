@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import stat
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -74,6 +76,20 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w", **kwargs: Any) -
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    _remove_stale_temporaries(target)
+
+
+STALE_TEMPORARY_S = 24 * 3600.0
+
+
+def _remove_stale_temporaries(target: Path) -> None:
+    """Remove temporary files of earlier writes of ``target`` that a killed process left behind (a
+    SIGKILL skips the cleanup above). Only those a day old: another process may be writing now."""
+    cutoff = time.time() - STALE_TEMPORARY_S
+    for old in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        with contextlib.suppress(OSError):  # gone meanwhile, or not ours to remove
+            if old.stat().st_mtime < cutoff:
+                old.unlink()
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
