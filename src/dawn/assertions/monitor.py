@@ -464,7 +464,7 @@ def top_probability(outputs: Any) -> np.ndarray | None:
     arr = arr.astype(np.float64)
     probs = bool(((arr >= 0) & (arr <= 1)).all())
     if arr.shape[1] == 1:
-        p = arr[:, 0] if probs else 1.0 / (1.0 + np.exp(-arr[:, 0]))
+        p = arr[:, 0] if probs else 0.5 * (1.0 + np.tanh(arr[:, 0] / 2.0))  # the sigmoid, no overflow
         return np.abs(p - 0.5) + 0.5
     if probs:
         return arr.max(axis=1)
