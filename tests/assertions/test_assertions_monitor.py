@@ -747,3 +747,14 @@ def test_over_time_floors_times_before_the_epoch_and_forks_leave_closed_stores_c
         os._exit(0)
     os.waitpid(pid, 0)
     assert not path.exists()  # the child did not reopen (and so recreate) the closed store
+
+
+def test_reports_refuse_a_bucket_that_is_not_positive_and_a_closed_store() -> None:
+    store = EventStore()
+    store.record([(30.0, "m", "1", "a", 1.0, None, "fired", None)])
+    for bad in (0, -60, float("nan"), "60s"):
+        with pytest.raises(DawnError, match="bucket_s"):
+            store.report(bucket_s=bad)
+    store.close()
+    with pytest.raises(DawnError, match="is closed"):
+        store.report()

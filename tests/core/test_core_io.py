@@ -70,15 +70,19 @@ def test_a_write_removes_temporaries_a_killed_write_left_a_day_ago(tmp_path):
     import time
 
     target = tmp_path / "plan.willump"
-    stale = tmp_path / ".plan.willump.abc123.tmp"  # what a SIGKILL mid-write leaves
-    fresh = tmp_path / ".plan.willump.def456.tmp"  # another process writing right now
-    other = tmp_path / ".other.json.xyz.tmp"
-    for p in (stale, fresh, other):
+    stale = tmp_path / ".plan.willump.abc12_89.tmp"  # what a SIGKILL mid-write leaves (mkstemp's 8)
+    fresh = tmp_path / ".plan.willump.def45678.tmp"  # another process writing right now
+    others = [
+        tmp_path / ".other.json.xyz12345.tmp",  # another target's
+        tmp_path / ".plan.willump.json.abcd1234.tmp",  # the target "plan.willump.json"'s
+        tmp_path / ".plan.willump.mine.tmp",  # not a name mkstemp gives
+    ]
+    for p in (stale, fresh, *others):
         p.write_bytes(b"partial")
     day_ago = time.time() - 25 * 3600
-    for p in (stale, other):
+    for p in (stale, *others):
         os.utime(p, (day_ago, day_ago))
     with atomic_write(target) as fh:
         fh.write("whole")
     assert target.read_text() == "whole"
-    assert not stale.exists() and fresh.exists() and other.exists()
+    assert not stale.exists() and fresh.exists() and all(p.exists() for p in others)

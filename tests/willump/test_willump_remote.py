@@ -300,3 +300,26 @@ def test_a_pipeline_that_is_not_optimised_may_have_its_groups_refitted() -> None
     words.fit(["good film", "bad film", "great plot"])  # a new day's vocabulary: more columns
     pipe.model.fit(pipe.transform(["good film", "bad film", "great plot"]), [1, 0, 1])
     assert len(pipe.predict(["great"])) == 1
+
+
+def test_a_pipeline_whose_group_changed_can_be_optimised_again() -> None:
+    """The width check refuses serving an old plan with a changed group, and the fix it names,
+    optimising again, works (widths are measured anew; a failed optimize() fixes none)."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    rng = np.random.default_rng(0)
+    words = np.array(["good", "bad", "fine", "poor", "great", "awful"])
+    text = pd.Series([" ".join(rng.choice(words[:4], 3)) for _ in range(1500)])
+    X = pd.DataFrame({"text": text, "x": rng.normal(size=1500)})
+    y = ((X["x"] > 0) ^ text.str.contains("bad")).astype(int).to_numpy()
+    vec = CountVectorizer().fit(text)
+    pipe = Pipeline({"num": lambda Z: Z[["x"]].to_numpy(), "words": lambda Z: vec.transform(Z["text"])},
+                    LogisticRegression())  # fmt: skip
+    pipe.model.fit(pipe.transform(X[:500]), y[:500])
+    optimize(pipe, X[500:], y[500:], max_loss=0.05, measure=False)
+    vec.fit(pd.concat([text, pd.Series(["great awful"])]))  # a new vocabulary: two more columns
+    with pytest.raises(DawnError, match="group 'words' returned 6 columns, where it returned 4"):
+        pipe.transform(X[:5])
+    pipe.model.fit(np.c_[X[["x"]][:500], vec.transform(text[:500]).toarray()], y[:500])
+    opt = optimize(pipe, X[500:], y[500:], max_loss=0.05, measure=False)  # optimising again works
+    assert len(opt.predict(X[:5])) == 5

@@ -178,6 +178,8 @@ class EventStore:
     def _snapshot(self) -> Iterator[sqlite3.Connection]:
         """A connection for reading, inside one read transaction: every query in the block sees the
         same events, whatever other threads and processes write meanwhile."""
+        if self._closed:  # its reader would quietly reopen, and a fork would not know of it
+            raise DawnError(f"event store {self.path} is closed", "read it before close(), or open it again")
         if self._read_only or self.path == ":memory:":  # an in-memory store has one connection
             lock, conn = self._lock, self._conn
         else:
@@ -248,6 +250,7 @@ class EventStore:
 
     def over_time(self, bucket_s: float = 60.0) -> pd.DataFrame:
         """Firings per assertion per time bucket (bucket start in unix seconds, UTC)."""
+        _check_bucket(bucket_s)
         with self._snapshot() as conn:
             rows = conn.execute(
                 # floor(ts / bucket): CAST truncates toward zero, one too high below zero
@@ -287,6 +290,8 @@ class EventStore:
         from one snapshot of the store and aggregated inside SQLite (a store of millions of events
         reports in seconds). ``bucket_s`` None: 60 s, or the smallest of 5 min, 15 min, 1 h, 6 h,
         1 day and 1 week that keeps the span to about 1,000 buckets (at most 1,002)."""
+        if bucket_s is not None:
+            _check_bucket(bucket_s)
         with self._snapshot() as conn:
             n, first, last = conn.execute("SELECT COUNT(*), MIN(ts), MAX(ts) FROM events").fetchone()
             if bucket_s is None:
@@ -318,13 +323,13 @@ class EventStore:
                 self._conn = sqlite3.connect(self.path, timeout=self.timeout, check_same_thread=False)
 
     def close(self) -> None:
-        self._closed = True
         with self._read_lock:
             if self._reader is not None:
                 self._reader.close()
                 self._reader = None
         with self._lock:
             self._conn.close()
+        self._closed = True  # after: a fork meanwhile reopens the store rather than keep a parent's
 
     def __enter__(self) -> EventStore:
         return self
@@ -402,6 +407,16 @@ def _reset_in_forked_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_in_forked_child)
+
+
+def _check_bucket(bucket_s: Any) -> None:
+    try:
+        ok = float(bucket_s) > 0 and np.isfinite(float(bucket_s))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise DawnError(f"bucket_s={bucket_s!r} is not a positive number of seconds", "pass e.g. 60")
+
 
 _BUCKETS = (60.0, 300.0, 900.0, 3600.0, 6 * 3600.0, 86400.0, 7 * 86400.0)
 

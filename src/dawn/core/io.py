@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import glob
 import json
 import os
+import re
 import stat
 import tempfile
 import time
@@ -86,10 +86,16 @@ def _remove_stale_temporaries(target: Path) -> None:
     """Remove temporary files of earlier writes of ``target`` that a killed process left behind (a
     SIGKILL skips the cleanup above). Only those a day old: another process may be writing now."""
     cutoff = time.time() - STALE_TEMPORARY_S
-    for old in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+    # exactly the names mkstemp gives (8 random letters, digits or _), not another file's
+    ours = re.compile(re.escape(f".{target.name}.") + r"[a-z0-9_]{8}" + re.escape(".tmp"))
+    try:
+        entries = [e for e in os.scandir(target.parent) if ours.fullmatch(e.name)]
+    except OSError:  # the directory cannot be listed: nothing to tidy
+        return
+    for e in entries:
         with contextlib.suppress(OSError):  # gone meanwhile, or not ours to remove
-            if old.stat().st_mtime < cutoff:
-                old.unlink()
+            if e.stat(follow_symlinks=False).st_mtime < cutoff and e.is_file(follow_symlinks=False):
+                os.unlink(e.path)
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:

@@ -378,10 +378,11 @@ def optimize(
 
     failures_before = pipeline.remote_failures()
     pipeline.check_feature_names(take(X_val, np.arange(1)))  # a model fitted on a DataFrame: its columns
+    pipeline.fix_widths({})  # a group may have changed since an earlier plan: this one measures anew
     blocks = _given_blocks(pipeline, blocks_val, n) if blocks_val is not None else pipeline.compute(X_val)
-    pipeline.fix_widths(blocks)  # what the plan is made for: another width later is refused
     _check_no_remote_failures(pipeline, failures_before)
     _check_finite(blocks)  # before the model sees them: its own error would not name the group
+    pipeline.fix_widths(blocks)  # what the plan is made for: another width later is refused
     feats = pipeline.assemble(blocks)
     if task == "classification":
         full_pred = np.asarray(pipeline.call_model("predict", feats))
