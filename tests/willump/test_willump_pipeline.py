@@ -339,3 +339,74 @@ def test_the_users_equal_filter_behind_an_error_filter_does_not_silence_the_warn
         warnings.filterwarnings("ignore", "X does not have valid feature names", UserWarning)
         warnings.simplefilter("error", UserWarning)  # now in front of the user's ignore
         assert len(pipe.predict(df[:5])) == 5  # dawn's own entry goes in front and silences it
+
+
+def _city_frame() -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(0)
+    n = 400
+    df = pd.DataFrame(
+        {"a": rng.normal(0, 1, n), "b": rng.normal(5, 3, n), "city": rng.choice(list("pqr"), n)}
+    )
+    y = (df.a - 0.3 * df.b + (df.city == "p") > -1.5).astype(int).to_numpy()
+    return df, y
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "positions",
+        "mask",
+        "series_mask",
+        "label_slice",
+        "remainder",
+        "empty_selector",
+    ],
+)
+def test_column_transformer_selections_agree_with_sklearn_whatever_the_served_column_order(spec: str) -> None:
+    """An audit's sklearn pipelines: selections by position, mask (a pandas Series too), label slice
+    and a passthrough remainder are read by name as sklearn does, so a frame served with its columns
+    in another order gets sklearn's answers; a part that selects nothing is skipped, as sklearn does."""
+    from sklearn.compose import make_column_selector
+    from sklearn.pipeline import Pipeline as SkPipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    df, y = _city_frame()
+    parts = {
+        "positions": [("num", "passthrough", [0, 1]), ("cat", OneHotEncoder(), [2])],
+        "mask": [
+            ("num", StandardScaler(), [True, True, False]),
+            ("cat", OneHotEncoder(), [False, False, True]),
+        ],
+        "series_mask": [
+            ("num", StandardScaler(), df.dtypes.map(pd.api.types.is_float_dtype)),
+            ("cat", OneHotEncoder(), ~df.dtypes.map(pd.api.types.is_float_dtype)),
+        ],
+        "label_slice": [("num", StandardScaler(), slice("a", "b")), ("cat", OneHotEncoder(), ["city"])],
+        "remainder": [("cat", OneHotEncoder(), [2])],
+        "empty_selector": [
+            ("num", StandardScaler(), ["a", "b"]),
+            ("cat", OneHotEncoder(), ["city"]),
+            ("ints", StandardScaler(), make_column_selector(dtype_include="int")),
+        ],
+    }[spec]
+    ct = ColumnTransformer(parts, remainder="passthrough" if spec == "remainder" else "drop")
+    sk = SkPipeline([("ct", ct), ("m", LogisticRegression())]).fit(df, y)
+    pipe = Pipeline.from_sklearn(sk)
+    shuffled = df[["city", "b", "a"]]
+    np.testing.assert_array_equal(pipe.predict(df), sk.predict(df))
+    np.testing.assert_array_equal(pipe.predict(shuffled), sk.predict(shuffled))
+
+
+def test_later_steps_fitted_on_the_unions_dataframe_get_one() -> None:
+    from sklearn.pipeline import Pipeline as SkPipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    df, y = _city_frame()
+    ct = ColumnTransformer(
+        [("num", StandardScaler(), ["a", "b"]), ("cat", OneHotEncoder(sparse_output=False), ["city"])]
+    ).set_output(transform="pandas")
+    pick = ColumnTransformer([("k", "passthrough", ["num__a", "cat__city_p"])])
+    sk = SkPipeline([("ct", ct), ("pick", pick), ("m", LogisticRegression())]).fit(df, y)
+    pipe = Pipeline.from_sklearn(sk)
+    np.testing.assert_array_equal(pipe.predict(df), sk.predict(df))
+    np.testing.assert_allclose(pipe.predict_proba(df), sk.predict_proba(df))

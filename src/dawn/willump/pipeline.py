@@ -20,6 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sklearn.exceptions import NotFittedError
 
 from dawn.core.errors import DawnError
@@ -193,6 +194,9 @@ class Pipeline:
         self.task = task
         self.max_workers = max_workers
         self.dense = dense
+        #: names the model input's columns get, as a DataFrame (set by from_sklearn when its later
+        #: steps were fitted on the union's pandas output); None: the model takes the stacked array
+        self.model_columns: list[str] | None = None
         self._pool: ThreadPoolExecutor | None = None
 
     # -- construction from scikit-learn ---------------------------------------------------------
@@ -221,8 +225,12 @@ class Pipeline:
         elif isinstance(union, ColumnTransformer):
             if not hasattr(union, "transformers_"):
                 raise DawnError("the ColumnTransformer is not fitted", "fit the sklearn pipeline first")
+            fitted_names = getattr(union, "feature_names_in_", None)
             for name, trans, cols in union.transformers_:
                 if trans == "drop" or (name == "remainder" and trans == "drop"):
+                    continue
+                cols = _named_columns(cols, fitted_names)
+                if _selects_nothing(cols):  # sklearn skipped it (left unfitted): no features
                     continue
                 groups[name] = _ColumnGroup(trans, cols, weights.get(name))
             # sklearn densified the stacked output (sparse_threshold); the model was fitted on that
@@ -234,7 +242,12 @@ class Pipeline:
             )
         rest = pipe.steps[1:]
         model = rest[0][1] if len(rest) == 1 else SkPipeline(rest)
-        return cls(groups, model, **kwargs)
+        out = cls(groups, model, **kwargs)
+        # later steps fitted on the union's DataFrame output (set_output(transform="pandas")) may
+        # select its columns by name: they are given a DataFrame with those names, as in sklearn
+        if len(rest) > 1 and getattr(rest[0][1], "feature_names_in_", None) is not None:
+            out.model_columns = [str(c) for c in union.get_feature_names_out()]
+        return out
 
     # -- execution --------------------------------------------------------------------------------
     @property
@@ -319,9 +332,13 @@ class Pipeline:
         """``model.<method>(feats)``, without sklearn's warning that ``feats`` has no feature names
         when the model was fitted on a DataFrame (the names are checked once, by
         :meth:`check_feature_names`)."""
+        columns = getattr(self, "model_columns", None)  # absent from plans saved before it
+        if columns is not None:
+            dense = feats.toarray() if hasattr(feats, "toarray") else np.asarray(feats)
+            feats = pd.DataFrame(dense, columns=columns)
         quiet = self._quiet_names
         if quiet is None:
-            quiet = self._quiet_names = hasattr(self.model, "feature_names_in_")
+            quiet = self._quiet_names = hasattr(self.model, "feature_names_in_") and columns is None
         try:
             if not quiet:
                 return getattr(self.model, method)(feats)
@@ -432,6 +449,41 @@ class _Weighted:
 
     def __call__(self, X: Any) -> Any:
         return self.transformer.transform(X) * self.weight  # sparse, dense and DataFrame alike
+
+
+def _named_columns(cols: Any, names: Any) -> Any:
+    """A ColumnTransformer part's column selection as sklearn reads it on a DataFrame: by name when
+    the transformer was fitted on one (``names``), so that a served frame's column order does not
+    matter; positions (integers, masks, slices) become the names they stood for at fit time."""
+    if isinstance(cols, str | int | np.integer) and names is None:
+        return cols
+    if names is None:  # fitted on an array: positions stay positions (a pandas mask as an array)
+        return np.asarray(cols) if hasattr(cols, "dtype") and hasattr(cols, "index") else cols
+    names = np.asarray(names, dtype=object)
+    if isinstance(cols, slice):
+        if isinstance(cols.start, str) or isinstance(cols.stop, str):  # a label slice includes its end
+            index = pd.Index(names)
+            return list(names[index.slice_indexer(cols.start, cols.stop, cols.step)])
+        return list(names[cols])
+    if isinstance(cols, str):
+        return cols
+    if isinstance(cols, int | np.integer):
+        return names[int(cols)]
+    arr = np.asarray(cols)
+    if arr.dtype.kind == "b":
+        return list(names[arr])
+    if arr.dtype.kind in "iu":
+        return list(names[arr])
+    return list(cols)
+
+
+def _selects_nothing(cols: Any) -> bool:
+    if isinstance(cols, str | int | np.integer):
+        return False
+    if isinstance(cols, slice):
+        return False  # (a positional slice of an array: its width is known only at the first call)
+    arr = np.asarray(cols)
+    return arr.size == 0 or (arr.dtype.kind == "b" and not arr.any())
 
 
 class _ColumnGroup:
