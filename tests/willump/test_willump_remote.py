@@ -323,3 +323,24 @@ def test_a_pipeline_whose_group_changed_can_be_optimised_again() -> None:
     pipe.model.fit(np.c_[X[["x"]][:500], vec.transform(text[:500]).toarray()], y[:500])
     opt = optimize(pipe, X[500:], y[500:], max_loss=0.05, measure=False)  # optimising again works
     assert len(opt.predict(X[:5])) == 5
+
+
+def test_a_call_that_fails_elsewhere_leaves_its_pending_lookups_uncounted() -> None:
+    """A local group raises while the call's Redis lookup hangs: the call serves nothing, so the
+    lookup, when it fails later, must not count rows as served NaN."""
+    import socket
+
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(8)
+        url = f"redis://127.0.0.1:{hung.getsockname()[1]}/0"
+        group = RedisFeature(url, "p:", "key", 2, on_error="nan", timeout=0.3)
+
+        def broken(Z: pd.DataFrame) -> np.ndarray:
+            raise ValueError("bad input")
+
+        pipe = Pipeline({"user": group, "local": broken}, LogisticRegression())
+        with pytest.raises(DawnError, match="feature group 'local' raised ValueError"):
+            pipe.compute(pd.DataFrame({"key": [1, 2]}))
+        pipe.close()  # the lookup has failed by now
+        assert group.failures == 0

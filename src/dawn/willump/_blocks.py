@@ -39,7 +39,8 @@ def as_block(block: Any, name: str, expected_rows: int) -> np.ndarray | sp.csr_m
     except (TypeError, ValueError) as exc:
         raise DawnError(
             f"feature group {name!r} returned values that are not numbers ({exc})",
-            "return numeric features (encode text or categories inside the group)",
+            "return numeric features: encode text or categories inside the group (in a "
+            "ColumnTransformer, an OrdinalEncoder or OneHotEncoder part instead of 'passthrough')",
         ) from exc
     if not sp.issparse(out):
         if out.ndim == 1:

@@ -278,12 +278,21 @@ class Pipeline:
                 else:
                     futures[name] = self._executor().submit(self._fns[name], X)
         out: dict[str, Block] = {}
-        for name in names:
-            if name not in futures:
-                out[name] = self._same_width(name, as_block(_run_group(name, self._fns[name], X), name, n))
-        for name, fut in futures.items():
-            block = self._remote_result(name, fut, X, issued, calls.get(name))
-            out[name] = self._same_width(name, as_block(block, name, n))
+        try:
+            for name in names:
+                if name not in futures:
+                    out[name] = self._same_width(
+                        name, as_block(_run_group(name, self._fns[name], X), name, n)
+                    )
+            for name, fut in futures.items():
+                block = self._remote_result(name, fut, X, issued, calls.get(name))
+                out[name] = self._same_width(name, as_block(block, name, n))
+        except BaseException:
+            # the call failed: lookups still pending serve no one, so none of them counts failures
+            for name, fut in futures.items():
+                if name not in out and (call := calls.get(name)) is not None and call.abandon():
+                    fut.cancel()
+            raise
         return out
 
     def fix_widths(self, blocks: Mapping[str, Block]) -> None:
