@@ -16,7 +16,8 @@ def test_quick_bench_writes_the_issue_fields(tmp_path) -> None:
     doc = json.loads((tmp_path / "willump.json").read_text())
     assert doc["workloads"][0]["workload"] == "credit" and len(entries) == 1
     e = doc["workloads"][0]
-    assert set(e) >= FIELDS and FIELDS - {"workload"} <= set(e["heuristics"])
+    assert set(e) >= FIELDS and set(e["heuristics"]) >= FIELDS
+    assert e["mode"] == "dawn" and e["heuristics"]["mode"] == "willump-heuristics"
     assert e["batch_speedup"] > 0 and 0 <= e["topk_precision"] <= 1
     assert e["metric_name"] == "accuracy" and 0.5 < e["metric_full"] < 1
     # The certified cascade (if any) keeps the test accuracy within a whisker of the full model's.

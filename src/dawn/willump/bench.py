@@ -224,8 +224,13 @@ def run_bench(
             entry: dict[str, Any] = {"workload": name, "description": w.description,
                                      "n_train": n_rows(w.X_train) if w.X_train is not None else None,
                                      "n_val": n_rows(w.X_val), "n_test": n_rows(w.X_test)}  # fmt: skip
+            entry["mode"] = "dawn"
             entry.update(evaluate(w, "bounded", quick=quick, seed=seed, candidate_choice=candidate_choice))
-            entry["heuristics"] = evaluate(w, "willump", quick=quick, seed=seed)
+            # the same fields for the original's rules, named so the entry reads on its own
+            entry["heuristics"] = {
+                "workload": name, "mode": "willump-heuristics",
+                **evaluate(w, "willump", quick=quick, seed=seed),
+            }  # fmt: skip
         finally:
             w.close()
         entry["seconds"] = time.perf_counter() - t0
