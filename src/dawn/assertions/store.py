@@ -264,9 +264,9 @@ class EventStore:
         return out
 
     def high_confidence(self, quantile: float = 0.75, limit: int | None = None) -> pd.DataFrame:
-        """Firings whose model confidence is at or above the ``quantile`` of all recorded confidences
-        (linear interpolation, as ``np.quantile``), highest severity first: the confident errors that
-        uncertainty monitoring cannot see."""
+        """Firings whose model confidence is at or above the ``quantile`` of the confidences of all
+        recorded firings (kind ``fired``; linear interpolation, as ``np.quantile``), highest severity
+        first: the confident errors that uncertainty monitoring cannot see."""
         fired = "FROM events WHERE kind = 'fired' AND confidence IS NOT NULL"
         with self._snapshot() as conn:
             (n,) = conn.execute(f"SELECT COUNT(*) {fired}").fetchone()

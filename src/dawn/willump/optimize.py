@@ -279,8 +279,8 @@ def optimize(
         feature table), one per group, to skip recomputing expensive groups; group costs are still
         measured by computing every group on a sample of ``X_val``.
     measure : bool, default=True
-        Time the cascade and the top-K filter against the full pipeline on calibration rows; drop
-        either if it is not faster.
+        Time the batch cascade, the single-row cascade and the top-K filter against the full
+        pipeline on calibration rows; drop each one that is not faster.
     seed : int, default=0
         Seeds the split of the validation rows, the rows timed, the importance permutations and the
         small models.

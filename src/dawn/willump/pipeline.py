@@ -150,7 +150,8 @@ class Pipeline:
     model : fitted estimator
         The user's model, with ``predict`` and, for cascades, ``predict_proba``.
     task : {"auto", "classification", "regression"}, default="auto"
-        ``auto`` means classification if the model has ``predict_proba``.
+        ``auto`` means classification if the model has ``predict_proba`` or ``classes_`` (or is a
+        scikit-learn classifier).
     max_workers : int, default=4
         Threads for remote groups (Redis lookups), which are issued before local groups are computed.
     dense : bool, default=False
