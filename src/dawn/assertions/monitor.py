@@ -14,7 +14,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import json
-import os
 import threading
 import weakref
 from collections import deque
@@ -26,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from dawn.assertions.base import Assertion, assertion_list, n_items
-from dawn.assertions.store import EventStore, now
+from dawn.assertions.store import EventStore, now, reset_after_fork
 from dawn.core.errors import DawnError
 from dawn.core.logging import get_logger
 
@@ -176,7 +175,8 @@ class Monitor:
         self._store_failing = self._store_dropping = False
         self._writing = threading.Lock()  # held by the one thread writing the queue to the store
         self._pending: deque[tuple[Any, ...]] = deque(maxlen=100_000)  # events the store refused
-        _LIVE.add(self)  # flushed at exit; reset in a forked child
+        _LIVE.add(self)  # flushed at exit
+        reset_after_fork(self)
         self.review_queue: deque[Any] = deque(maxlen=100_000)
         self.stats = {
             "batches": 0, "checked": 0, "firings": 0, "assertion_errors": 0, "store_errors": 0,
@@ -430,15 +430,6 @@ def _flush_at_exit() -> None:
                     "monitor %r: %d event(s) could not be written to %s before exit and are lost",
                     m.name, len(m._pending), m.store.path,
                 )  # fmt: skip
-
-
-def _reset_in_forked_child() -> None:
-    for m in list(_LIVE):
-        m._forked()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_in_forked_child)
 
 
 def top_probability(outputs: Any) -> np.ndarray | None:

@@ -78,7 +78,7 @@ class EventStore:
         self._read_only = read_only
         self._inherited: list[sqlite3.Connection] = []  # a fork's copies: never used, never closed
         self._closed = False
-        _STORES.add(self)
+        reset_after_fork(self)
         if read_only:
             p = Path(path)
             self.path = str(p)
@@ -136,20 +136,18 @@ class EventStore:
                 "the events stay queued; they are written with a later batch",
             )
         try:
-            with contextlib.ExitStack() as held:
-                held.callback(self._lock.release)
+            if timeout is not None:
+                self._conn.execute(f"PRAGMA busy_timeout = {max(int(timeout * 1000), 0)}")
+            try:
+                with self._conn:
+                    self._conn.executemany(
+                        "INSERT INTO events (ts, model, input_id, assertion, severity, confidence, "
+                        "kind, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        rows,
+                    )
+            finally:
                 if timeout is not None:
-                    self._conn.execute(f"PRAGMA busy_timeout = {max(int(timeout * 1000), 0)}")
-                try:
-                    with self._conn:
-                        self._conn.executemany(
-                            "INSERT INTO events (ts, model, input_id, assertion, severity, confidence, "
-                            "kind, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                            rows,
-                        )
-                finally:
-                    if timeout is not None:
-                        self._conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+                    self._conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
         except sqlite3.OperationalError as exc:  # locked past the timeout, disk full, read-only
             raise DawnError(
                 f"cannot write to event store {self.path}: {exc}",
@@ -172,6 +170,8 @@ class EventStore:
             raise DawnError(
                 f"event store {self.path} is corrupt: {exc}", "move it aside and start a new one"
             ) from exc
+        finally:
+            self._lock.release()
         return len(rows)
 
     @contextlib.contextmanager
@@ -397,12 +397,18 @@ def _open_store(uri: str, p: Path, timeout: float) -> sqlite3.Connection:
     return conn
 
 
-_STORES: weakref.WeakSet[EventStore] = weakref.WeakSet()
+_FORK_RESET: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def reset_after_fork(obj: Any) -> None:
+    """Call ``obj._forked()`` in every child process made by ``fork`` while ``obj`` lives: stores
+    reopen their connections, monitors drop their parent's queue and locks."""
+    _FORK_RESET.add(obj)
 
 
 def _reset_in_forked_child() -> None:
-    for store in list(_STORES):
-        store._forked()
+    for obj in list(_FORK_RESET):
+        obj._forked()
 
 
 if hasattr(os, "register_at_fork"):

@@ -282,12 +282,9 @@ class Pipeline:
         try:
             for name in names:
                 if name not in futures:
-                    out[name] = self._same_width(
-                        name, as_block(_run_group(name, self._fns[name], X), name, n)
-                    )
+                    out[name] = self._block(name, _run_group(name, self._fns[name], X), n)
             for name, fut in futures.items():
-                block = self._remote_result(name, fut, X, issued, calls.get(name))
-                out[name] = self._same_width(name, as_block(block, name, n))
+                out[name] = self._block(name, self._remote_result(name, fut, X, issued, calls.get(name)), n)
         except BaseException:
             # the call failed: lookups still pending serve no one, so none of them counts failures
             for name, fut in futures.items():
@@ -301,9 +298,11 @@ class Pipeline:
         and certified on): a group that later returns another number is refused."""
         self._widths = {name: int(b.shape[1]) for name, b in blocks.items()}
 
-    def _same_width(self, name: str, block: Block) -> Block:
-        """``block``, unless it has another number of columns than when the plan was made
-        (:meth:`fix_widths`): a group whose code, or fitted vocabulary, changed since."""
+    def _block(self, name: str, raw: Any, n: int) -> Block:
+        """A group's output as a block of ``n`` rows (:func:`as_block`), unless it has another number
+        of columns than when the plan was made (:meth:`fix_widths`): a group whose code, or fitted
+        vocabulary, changed since."""
+        block = as_block(raw, name, n)
         want = self.__dict__.get("_widths", {}).get(name)  # absent before optimize (and in old plans)
         if want is not None and block.shape[0] and block.shape[1] != want:
             raise DawnError(
@@ -465,8 +464,6 @@ def _named_columns(cols: Any, names: Any) -> Any:
     """A ColumnTransformer part's column selection as sklearn reads it on a DataFrame: by name when
     the transformer was fitted on one (``names``), so that a served frame's column order does not
     matter; positions (integers, masks, slices) become the names they stood for at fit time."""
-    if isinstance(cols, str | int | np.integer) and names is None:
-        return cols
     if names is None:  # fitted on an array: positions stay positions (a pandas mask as an array)
         return np.asarray(cols) if hasattr(cols, "dtype") and hasattr(cols, "index") else cols
     names = np.asarray(names, dtype=object)
@@ -480,11 +477,7 @@ def _named_columns(cols: Any, names: Any) -> Any:
     if isinstance(cols, int | np.integer):
         return names[int(cols)]
     arr = np.asarray(cols)
-    if arr.dtype.kind == "b":
-        return list(names[arr])
-    if arr.dtype.kind in "iu":
-        return list(names[arr])
-    return list(cols)
+    return list(names[arr]) if arr.dtype.kind in "biu" else list(cols)
 
 
 def _selects_nothing(cols: Any) -> bool:

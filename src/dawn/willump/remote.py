@@ -124,18 +124,17 @@ class LookupCall:
 
     def finish(self) -> bool:
         """The worker is done; False when the pipeline abandoned the call first."""
-        with self._lock:
-            if self._state == "abandoned":
-                return False
-            self._state = "finished"
-            return True
+        return self._settle("finished", unless="abandoned")
 
     def abandon(self) -> bool:
         """The pipeline gives up waiting; False when the worker finished first (its answer stands)."""
+        return self._settle("abandoned", unless="finished")
+
+    def _settle(self, state: str, *, unless: str) -> bool:
         with self._lock:
-            if self._state == "finished":
+            if self._state == unless:
                 return False
-            self._state = "abandoned"
+            self._state = state
             return True
 
 
